@@ -1,0 +1,4 @@
+//! hotserve: a dev server that gives any frontend folder Vite-compatible hot module reload.
+#![warn(missing_docs)]
+
+pub mod protocol;
