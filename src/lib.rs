@@ -1,4 +1,24 @@
 //! hotserve: a dev server that gives any frontend folder Vite-compatible hot module reload.
+//!
+//! Three ways to use it: the `hotserve` command next to a frontend project, this library
+//! embedded in a Rust build tool, and watch-mode tests that follow its events.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hotserve::Error> {
+//! let server = hotserve::Server::bind(hotserve::Config::new("site")).await?;
+//! println!("http://{}", server.local_addr());
+//! server.run(std::future::pending()).await;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
+mod config;
+mod error;
+mod http;
 pub mod protocol;
+mod server;
+
+pub use config::{Config, DEFAULT_PORT};
+pub use error::Error;
+pub use http::Body;
+pub use server::Server;

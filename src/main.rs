@@ -1,1 +1,217 @@
-fn main(){}
+//! The `hotserve` command: arguments -> Config -> Server, run until Ctrl-C or SIGTERM.
+//! Uses only the library's public API.
+
+use clap::Parser;
+use hotserve::{Config, Server};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// A dev server with Vite-compatible hot module reload for any frontend folder.
+#[derive(Debug, Parser)]
+#[command(version, about, max_term_width = 100)]
+struct Args {
+    /// The folder to serve.
+    #[arg(default_value = ".")]
+    root: PathBuf,
+
+    /// Interface to listen on. Use 0.0.0.0 to expose the server to your network.
+    #[arg(long, default_value = "127.0.0.1", env = "HOTSERVE_HOST")]
+    host: String,
+
+    /// Port to listen on (0 picks a free one). When taken, the next free port is used.
+    #[arg(long, short, default_value_t = hotserve::DEFAULT_PORT, env = "HOTSERVE_PORT")]
+    port: u16,
+
+    /// Exit with an error instead of trying the next port when the port is taken.
+    #[arg(long)]
+    strict_port: bool,
+
+    /// Open the served page in the default browser once ready.
+    #[arg(long)]
+    open: bool,
+
+    /// Single-page app: unknown paths that accept HTML get the root index.html.
+    #[arg(long)]
+    spa: bool,
+
+    /// Also accept requests for this host name (repeatable). `.example.test` allows all
+    /// subdomains; `all` disables the check.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+
+    /// Refuse paths matching this glob with 403, on top of the built-in list (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    deny: Vec<String>,
+
+    /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
+    #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    log_level: String,
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let args = Args::parse();
+    init_logs(&args.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(args, started))
+}
+
+async fn run(args: Args, started: Instant) -> ExitCode {
+    let mut config = Config::new(&args.root)
+        .host(&args.host)
+        .port(args.port)
+        .strict_port(args.strict_port)
+        .spa(args.spa);
+    for host in &args.allowed_hosts {
+        config = config.allowed_host(host);
+    }
+    for pattern in &args.deny {
+        config = config.deny(pattern);
+    }
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr();
+    print_banner(addr, server.root(), started);
+    if args.open {
+        open_browser(&format!("http://{}/", display_addr(addr)));
+    }
+    server.run(shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+fn print_banner(addr: SocketAddr, root: &std::path::Path, started: Instant) {
+    println!(
+        "\n  hotserve v{}  ready in {} ms\n",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_millis()
+    );
+    println!("  ➜  Serving: {}", root.display());
+    if addr.ip().is_unspecified() {
+        println!("  ➜  Local:   http://localhost:{}/", addr.port());
+        for ip in network_addresses(addr.ip()) {
+            println!(
+                "  ➜  Network: http://{}/",
+                display_addr(SocketAddr::new(ip, addr.port()))
+            );
+        }
+        println!(
+            "\n  warning: the server is exposed to your network; anyone who can reach this \
+             machine can read the served folder."
+        );
+    } else {
+        println!("  ➜  Local:   http://{}/", display_addr(addr));
+    }
+    println!();
+}
+
+/// Host part for URLs: brackets around IPv6.
+fn display_addr(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+    }
+}
+
+/// The machine's non-loopback addresses of the same family as `bound`.
+fn network_addresses(bound: IpAddr) -> Vec<IpAddr> {
+    let Ok(interfaces) = if_addrs::get_if_addrs() else {
+        return Vec::new();
+    };
+    interfaces
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback() && ip.is_ipv4() == bound.is_ipv4())
+        .collect()
+}
+
+fn init_logs(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("hotserve={level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_timer(ClockTime)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `HH:MM:SS` (UTC) log timestamps: short, like Vite's.
+struct ClockTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for ClockTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let day = secs % 86_400;
+        write!(
+            w,
+            "{:02}:{:02}:{:02}",
+            day / 3600,
+            day % 3600 / 60,
+            day % 60
+        )
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn open_browser(url: &str) {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(program)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!("cannot open a browser with {program}: {err}; open {url} yourself")
+        }
+    }
+}

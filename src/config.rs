@@ -1,0 +1,86 @@
+//! What a server serves and how: every knob with its default, validated once at startup.
+
+use std::path::{Path, PathBuf};
+
+/// Settings for a [`Server`](crate::Server). Build with [`Config::new`] and the by-value setters.
+///
+/// ```
+/// let config = hotserve::Config::new("site").port(0).spa(true);
+/// assert_eq!(config.root(), std::path::Path::new("site"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) root: PathBuf,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) strict_port: bool,
+    pub(crate) spa: bool,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) deny: Vec<String>,
+}
+
+/// The port Vite uses, so muscle memory and bookmarks carry over.
+pub const DEFAULT_PORT: u16 = 5173;
+
+impl Config {
+    /// Serve the folder `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Config {
+            root: root.into(),
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            strict_port: false,
+            spa: false,
+            allowed_hosts: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+
+    /// The folder being served.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The interface to listen on: an IP address or a name such as `localhost`.
+    /// `0.0.0.0` exposes the server to the network. Defaults to `127.0.0.1`.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on; `0` picks a free one. Defaults to `5173`.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Fail when the port is taken instead of trying the next ones. Defaults to `false`.
+    pub fn strict_port(mut self, strict: bool) -> Self {
+        self.strict_port = strict;
+        self
+    }
+
+    /// Answer unknown paths that accept HTML with the root `index.html`, for client-side
+    /// routers. Defaults to `false`.
+    pub fn spa(mut self, spa: bool) -> Self {
+        self.spa = spa;
+        self
+    }
+
+    /// Also accept requests whose `Host` is `host`. A leading dot (`.example.test`) allows
+    /// the name and all its subdomains; `all` turns the check off. Localhost, `*.localhost`,
+    /// IP literals and the bound host are always allowed. Defaults to none.
+    pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Refuse (403) paths matching this glob, in addition to the built-in list (`.env`,
+    /// `.env.*`, certificates and keys, `.npmrc`, `.yarnrc.yml`, `.git/`). Matched
+    /// case-insensitively against the path from the root (`secrets/**`) and against each file
+    /// name (`*.sqlite`). Defaults to none.
+    pub fn deny(mut self, pattern: impl Into<String>) -> Self {
+        self.deny.push(pattern.into());
+        self
+    }
+}

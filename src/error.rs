@@ -1,0 +1,70 @@
+//! Typed startup errors. Runtime problems (a bad request, a client that went away) are
+//! answered or logged where they happen and never stop the server.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The folder to serve does not exist.
+    #[error("the folder to serve does not exist: {0}")]
+    RootMissing(PathBuf),
+    /// The path to serve exists but is a file or something else.
+    #[error("the path to serve is not a folder: {0}")]
+    RootNotDir(PathBuf),
+    /// The folder to serve cannot be read.
+    #[error("cannot read the folder to serve {path}: {source}")]
+    RootUnreadable {
+        /// The folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// `host` did not resolve to an address.
+    #[error("cannot resolve host {host:?}: {reason}")]
+    BadHost {
+        /// The host as given.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The port is taken and `strict_port` forbids trying the next ones.
+    #[error("port {port} is already in use (drop --strict-port to try the next free port)")]
+    PortInUse {
+        /// The port asked for.
+        port: u16,
+    },
+    /// Every port tried was taken.
+    #[error("ports {first} to {last} are all in use; choose another with --port")]
+    NoFreePort {
+        /// The first port tried.
+        first: u16,
+        /// The last port tried.
+        last: u16,
+    },
+    /// Binding was refused by the operating system.
+    #[error("permission denied binding {addr} (ports below 1024 need privileges; try --port 5173)")]
+    BindDenied {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// Any other failure to bind or configure the listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// A pattern given in the configuration is not a valid glob.
+    #[error("invalid pattern {pattern:?}: {reason}")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

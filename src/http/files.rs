@@ -1,0 +1,419 @@
+//! Static files: decide what to answer (blocking file-system work, done once per request on
+//! the blocking pool), then render it as a response.
+//!
+//! The split follows tower-http's `ServeDir`: [`decide`] returns an [`Outcome`] and
+//! [`render`](super::render) turns outcomes into responses, so every branch (not modified,
+//! range not satisfiable, redirect ...) is one value that is easy to test and log.
+
+use super::resolve::{DenyList, SafePath};
+use bytes::Bytes;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Files up to this size are read into memory in the same blocking call that opens them;
+/// larger ones are streamed in chunks so memory stays flat whatever their size.
+pub(crate) const IN_MEMORY_LIMIT: u64 = 256 * 1024;
+
+/// The request facts that decide the answer.
+#[derive(Debug, Default)]
+pub(crate) struct FileRequest {
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub range: Option<String>,
+    pub if_range: Option<String>,
+    pub head: bool,
+    /// `Accept` allows HTML: a browser navigation (for the SPA fallback).
+    pub accepts_html: bool,
+}
+
+/// What the file system said about a request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Serve (part of) a file.
+    File(FoundFile),
+    /// The client's copy is current (RFC 9110 §13.1.1, §13.1.3).
+    NotModified(Validators),
+    /// The range lies outside the file (RFC 9110 §15.5.17).
+    RangeNotSatisfiable { len: u64 },
+    /// A directory was asked for without its trailing slash.
+    AddSlash,
+    /// Nothing there.
+    NotFound,
+    /// Denied by policy, outside the root, or not a regular file.
+    Forbidden,
+}
+
+/// Strong validators for a file version.
+#[derive(Clone, Debug)]
+pub(crate) struct Validators {
+    pub etag: String,
+    pub last_modified: SystemTime,
+}
+
+/// A file about to be served.
+#[derive(Debug)]
+pub(crate) struct FoundFile {
+    /// The real path (symlinks resolved).
+    pub path: PathBuf,
+    pub validators: Validators,
+    /// The full length of the file.
+    pub len: u64,
+    /// The byte range to send (inclusive end), when a satisfiable range was asked for.
+    pub range: Option<(u64, u64)>,
+    pub body: FileBody,
+}
+
+/// The bytes to send.
+#[derive(Debug)]
+pub(crate) enum FileBody {
+    /// HEAD: headers only.
+    Empty,
+    /// Small files, read at once.
+    Bytes(Bytes),
+    /// Large files: positioned at the first byte to send; send `len` bytes.
+    Stream { file: File, len: u64 },
+}
+
+/// Decide the answer for `safe` under `root` (which must be canonical).
+pub(crate) fn decide(
+    root: &Path,
+    deny: &DenyList,
+    spa: bool,
+    safe: &SafePath,
+    req: &FileRequest,
+) -> Outcome {
+    if deny.denies(&safe.segments) {
+        return Outcome::Forbidden;
+    }
+    let real = match locate(root, deny, &root.join(safe.to_relative())) {
+        Located::Found(real, meta) if meta.is_dir() => {
+            if !safe.trailing_slash {
+                return Outcome::AddSlash;
+            }
+            match locate(root, deny, &real.join("index.html")) {
+                Located::Found(real, meta) => (real, meta),
+                Located::NotFound => return fallback(root, deny, spa, req),
+                Located::Forbidden => return Outcome::Forbidden,
+            }
+        }
+        Located::Found(real, meta) => (real, meta),
+        Located::NotFound => return fallback(root, deny, spa, req),
+        Located::Forbidden => return Outcome::Forbidden,
+    };
+    open(real.0, real.1, req)
+}
+
+/// The SPA fallback: browser navigations to unknown paths get the root `index.html`.
+fn fallback(root: &Path, deny: &DenyList, spa: bool, req: &FileRequest) -> Outcome {
+    if !(spa && req.accepts_html) {
+        return Outcome::NotFound;
+    }
+    match locate(root, deny, &root.join("index.html")) {
+        Located::Found(real, meta) if meta.is_file() => open(real, meta, req),
+        _ => Outcome::NotFound,
+    }
+}
+
+enum Located {
+    Found(PathBuf, Metadata),
+    NotFound,
+    Forbidden,
+}
+
+/// Resolve symlinks and make sure the real path stays inside the root and is not denied.
+///
+/// For a missing path the nearest existing ancestor is checked too, so that a symlink to a
+/// directory outside the root answers 403 whether or not the requested file exists there:
+/// a 404/403 difference would reveal files outside the root.
+fn locate(root: &Path, deny: &DenyList, path: &Path) -> Located {
+    match fs::canonicalize(path) {
+        Ok(real) => {
+            let Ok(relative) = real.strip_prefix(root) else {
+                return Located::Forbidden;
+            };
+            if deny.denies_path(relative) {
+                return Located::Forbidden;
+            }
+            match fs::metadata(&real) {
+                Ok(meta) if meta.is_file() || meta.is_dir() => Located::Found(real, meta),
+                // FIFOs, sockets and devices would block or leak: never open them.
+                Ok(_) => Located::Forbidden,
+                Err(_) => Located::NotFound,
+            }
+        }
+        Err(err) if is_missing(&err) => {
+            for ancestor in path.ancestors().skip(1) {
+                if let Ok(real) = fs::canonicalize(ancestor) {
+                    return if real.starts_with(root) {
+                        Located::NotFound
+                    } else {
+                        Located::Forbidden
+                    };
+                }
+            }
+            Located::NotFound
+        }
+        Err(err) => {
+            tracing::debug!(path = %path.display(), %err, "refusing unreadable path");
+            Located::Forbidden
+        }
+    }
+}
+
+fn is_missing(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) || err.raw_os_error() == Some(40) // ELOOP: a symlink cycle is as good as missing.
+}
+
+/// Open the file and apply conditional requests and ranges.
+fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
+    let mut file = match File::open(&path) {
+        Ok(file) => file,
+        Err(err) if is_missing(&err) => return Outcome::NotFound,
+        Err(err) => {
+            tracing::debug!(path = %path.display(), %err, "cannot open");
+            return Outcome::Forbidden;
+        }
+    };
+    // Validators come from the open file, not the path, so they describe the bytes we send.
+    let meta = match file.metadata() {
+        Ok(meta) if meta.is_file() => meta,
+        _ => return Outcome::Forbidden,
+    };
+    let len = meta.len();
+    let validators = validators_of(&meta);
+
+    if not_modified(req, &validators) {
+        return Outcome::NotModified(validators);
+    }
+    let range = if range_applies(req, &validators) {
+        match req.range.as_deref().map(|r| parse_range(r, len)) {
+            Some(RangeAnswer::Satisfiable(start, end)) => Some((start, end)),
+            Some(RangeAnswer::Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
+            Some(RangeAnswer::Ignore) | None => None,
+        }
+    } else {
+        None
+    };
+    let (start, send_len) = match range {
+        Some((start, end)) => (start, end - start + 1),
+        None => (0, len),
+    };
+    let body = if req.head {
+        FileBody::Empty
+    } else if send_len <= IN_MEMORY_LIMIT {
+        match read_part(&mut file, start, send_len) {
+            Ok(bytes) => FileBody::Bytes(bytes),
+            Err(err) => {
+                tracing::debug!(path = %path.display(), %err, "read failed");
+                return Outcome::NotFound;
+            }
+        }
+    } else {
+        if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
+            return Outcome::NotFound;
+        }
+        FileBody::Stream {
+            file,
+            len: send_len,
+        }
+    };
+    Outcome::File(FoundFile {
+        path,
+        validators,
+        len,
+        range,
+        body,
+    })
+}
+
+fn read_part(file: &mut File, start: u64, len: u64) -> io::Result<Bytes> {
+    if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+    }
+    let mut buf = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut buf)?;
+    Ok(Bytes::from(buf))
+}
+
+fn validators_of(meta: &Metadata) -> Validators {
+    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Validators {
+        // Length and nanosecond mtime: cheap, and changes on every save in practice.
+        etag: format!("\"{:x}-{:x}\"", meta.len(), nanos),
+        last_modified: modified,
+    }
+}
+
+/// RFC 9110 §13.1.2 (weak comparison for If-None-Match) and §13.1.3; If-Modified-Since is
+/// ignored when If-None-Match is present (§13.2.2).
+fn not_modified(req: &FileRequest, v: &Validators) -> bool {
+    if let Some(inm) = &req.if_none_match {
+        return etag_list_matches(inm, &v.etag, false);
+    }
+    if let Some(ims) = req
+        .if_modified_since
+        .as_deref()
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+    {
+        // HTTP dates have one-second resolution.
+        let modified = v
+            .last_modified
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let since = ims
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        return modified <= since;
+    }
+    false
+}
+
+fn etag_list_matches(list: &str, etag: &str, strong: bool) -> bool {
+    let list = list.trim();
+    if list == "*" {
+        return true;
+    }
+    list.split(',').map(str::trim).any(|candidate| {
+        if strong {
+            candidate == etag
+        } else {
+            candidate.trim_start_matches("W/") == etag
+        }
+    })
+}
+
+/// A Range header only applies to GET, and with If-Range only while the file is unchanged
+/// (RFC 9110 §13.1.5: strong comparison for entity tags).
+fn range_applies(req: &FileRequest, v: &Validators) -> bool {
+    let Some(if_range) = req.if_range.as_deref() else {
+        return true;
+    };
+    let if_range = if_range.trim();
+    if if_range.starts_with('"') || if_range.starts_with("W/") {
+        return etag_list_matches(if_range, &v.etag, true);
+    }
+    match httpdate::parse_http_date(if_range) {
+        Ok(date) => httpdate::fmt_http_date(date) == httpdate::fmt_http_date(v.last_modified),
+        Err(_) => false,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RangeAnswer {
+    Satisfiable(u64, u64),
+    Unsatisfiable,
+    /// Malformed, multiple ranges or another unit: serve the whole file (RFC 9110 §14.2).
+    Ignore,
+}
+
+/// Parse a single `bytes=` range against a file of `len` bytes.
+pub(crate) fn parse_range(header: &str, len: u64) -> RangeAnswer {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeAnswer::Ignore;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Ignore;
+    };
+    let parse = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            s.parse().ok()
+        }
+    };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match parse(suffix) {
+            Some(0) => RangeAnswer::Unsatisfiable,
+            Some(_) if len == 0 => RangeAnswer::Unsatisfiable,
+            Some(n) => RangeAnswer::Satisfiable(len.saturating_sub(n), len - 1),
+            None => RangeAnswer::Ignore,
+        },
+        (start, "") => match parse(start) {
+            Some(start) if start < len => RangeAnswer::Satisfiable(start, len - 1),
+            Some(_) => RangeAnswer::Unsatisfiable,
+            None => RangeAnswer::Ignore,
+        },
+        (start, end) => match (parse(start), parse(end)) {
+            (Some(start), Some(end)) if start > end => RangeAnswer::Ignore,
+            (Some(start), Some(_)) if start >= len => RangeAnswer::Unsatisfiable,
+            (Some(start), Some(end)) => RangeAnswer::Satisfiable(start, end.min(len - 1)),
+            _ => RangeAnswer::Ignore,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_ranges_are_parsed_and_clamped() {
+        assert_eq!(
+            parse_range("bytes=0-9", 100),
+            RangeAnswer::Satisfiable(0, 9)
+        );
+        assert_eq!(
+            parse_range("bytes=90-", 100),
+            RangeAnswer::Satisfiable(90, 99)
+        );
+        assert_eq!(
+            parse_range("bytes=-10", 100),
+            RangeAnswer::Satisfiable(90, 99)
+        );
+        assert_eq!(
+            parse_range("bytes=-500", 100),
+            RangeAnswer::Satisfiable(0, 99)
+        );
+        assert_eq!(
+            parse_range("bytes=50-500", 100),
+            RangeAnswer::Satisfiable(50, 99)
+        );
+    }
+
+    #[test]
+    fn ranges_past_the_end_are_unsatisfiable() {
+        assert_eq!(parse_range("bytes=100-", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=100-200", 100),
+            RangeAnswer::Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=-0", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), RangeAnswer::Unsatisfiable);
+    }
+
+    #[test]
+    fn malformed_and_multiple_ranges_are_ignored() {
+        for header in [
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=x-1",
+            "bytes=5-1",
+            "bytes=",
+            "0-1",
+        ] {
+            assert_eq!(parse_range(header, 100), RangeAnswer::Ignore, "{header}");
+        }
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_and_wildcard() {
+        assert!(etag_list_matches("W/\"a\", \"b\"", "\"a\"", false));
+        assert!(etag_list_matches("*", "\"a\"", false));
+        assert!(!etag_list_matches("\"b\"", "\"a\"", false));
+        assert!(!etag_list_matches("W/\"a\"", "\"a\"", true));
+    }
+}
