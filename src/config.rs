@@ -17,6 +17,8 @@ pub struct Config {
     pub(crate) spa: bool,
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) deny: Vec<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) hmr_path: String,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -33,6 +35,8 @@ impl Config {
             spa: false,
             allowed_hosts: Vec::new(),
             deny: Vec::new(),
+            token: None,
+            hmr_path: "/".into(),
         }
     }
 
@@ -72,6 +76,25 @@ impl Config {
     /// IP literals and the bound host are always allowed. Defaults to none.
     pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
         self.allowed_hosts.push(host.into().to_ascii_lowercase());
+        self
+    }
+
+    /// The secret a browser must present (as `?token=`) to open the HMR socket, for
+    /// embedders that serve their own client. Defaults to 12 random base64url characters,
+    /// new for every process (like Vite's).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The URL path of the HMR WebSocket. Defaults to `/` (Vite's default).
+    pub fn hmr_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.hmr_path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/{path}")
+        };
         self
     }
 

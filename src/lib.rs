@@ -15,10 +15,12 @@
 mod config;
 mod error;
 mod http;
+mod hub;
 pub mod protocol;
 mod server;
 
 pub use config::{Config, DEFAULT_PORT};
 pub use error::Error;
 pub use http::Body;
+pub use hub::{ClientId, Hub, HubEvent};
 pub use server::Server;

@@ -2,7 +2,8 @@
 //! together. Everything else in the crate is a stage that knows nothing of the others.
 
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
-use crate::http::{Site, host::HostPolicy, resolve::DenyList};
+use crate::http::{Site, host::HostPolicy, resolve::DenyList, ws::Peer};
+use crate::hub::Hub;
 use crate::{Config, Error};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -117,6 +118,16 @@ impl Server {
         self.local_addr
     }
 
+    /// The HMR channel: send payloads to every connected browser.
+    pub fn hub(&self) -> &Hub {
+        &self.site.hub
+    }
+
+    /// The secret browsers present to open the HMR socket (embedded in the served client).
+    pub fn token(&self) -> &str {
+        &self.site.token
+    }
+
     /// The canonical folder being served.
     pub fn root(&self) -> &Path {
         &self.site.root
@@ -151,6 +162,7 @@ impl Server {
                 if req.version() <= hyper::Version::HTTP_11 && fragments.next_had_fragment() {
                     req.extensions_mut().insert(FragmentSeen);
                 }
+                req.extensions_mut().insert(Peer(peer));
                 let site = site.clone();
                 async move { Ok::<_, Infallible>(site.handle(req).await) }
             });
@@ -163,12 +175,17 @@ impl Server {
             });
         }
         drop(listener);
-        tokio::select! {
-            () = graceful.shutdown() => tracing::debug!("all connections closed"),
-            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway");
+        // hyper's graceful shutdown stops at upgraded connections: the hub closes the
+        // WebSockets itself (1001 going away) while HTTP requests drain.
+        let http = async {
+            tokio::select! {
+                () = graceful.shutdown() => tracing::debug!("all HTTP connections closed"),
+                () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                    tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway");
+                }
             }
-        }
+        };
+        tokio::join!(http, site.hub.close_all(SHUTDOWN_GRACE));
     }
 }
 
@@ -180,7 +197,28 @@ fn site(config: &Config) -> Result<Site, Error> {
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
         spa: config.spa,
+        hub: Hub::new(),
+        token: config.token.clone().unwrap_or_else(random_token),
+        hmr_path: config.hmr_path.clone(),
     })
+}
+
+/// 9 random bytes as 12 base64url characters, as Vite makes its token.
+fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 9];
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        // Without randomness the token would be guessable; fall back to time and address
+        // entropy rather than refusing to start, and say so.
+        tracing::warn!(%err, "no OS randomness for the HMR token; using a weaker source");
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ (&bytes as *const _ as usize as u128);
+        bytes.copy_from_slice(&seed.to_le_bytes()[..9]);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn check_root(root: &Path) -> Result<std::path::PathBuf, Error> {

@@ -5,6 +5,7 @@ pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
 pub(crate) mod resolve;
+pub(crate) mod ws;
 
 use bytes::Bytes;
 use files::{FileBody, FileRequest, Outcome};
@@ -35,6 +36,12 @@ pub(crate) struct Site {
     pub deny: DenyList,
     pub hosts: host::HostPolicy,
     pub spa: bool,
+    /// The HMR channel.
+    pub hub: crate::hub::Hub,
+    /// The per-process secret a browser must present to open the HMR socket.
+    pub token: String,
+    /// Where the HMR socket listens.
+    pub hmr_path: String,
 }
 
 impl Site {
@@ -53,6 +60,34 @@ impl Site {
     }
 
     async fn route<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
+        if ws::is_upgrade(&req) {
+            let mut res = match ws::offered_protocol(&req) {
+                Some(ws::PING_PROTOCOL) => {
+                    ws::upgrade(req, ws::PING_PROTOCOL, &self.hosts, &self.token, &self.hub)
+                }
+                Some(protocol) if req.uri().path() == self.hmr_path => {
+                    ws::upgrade(req, protocol, &self.hosts, &self.token, &self.hub)
+                }
+                Some(_) => page(
+                    StatusCode::NOT_FOUND,
+                    "Not found",
+                    &format!(
+                        "The HMR socket is at <code>{}</code>.",
+                        escape_html(&self.hmr_path)
+                    ),
+                ),
+                None => page(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    "WebSocket upgrades here need the <code>vite-hmr</code> subprotocol \
+                     (or <code>vite-ping</code>).",
+                ),
+            };
+            if res.status() != StatusCode::SWITCHING_PROTOCOLS {
+                ws::close_after(&mut res);
+            }
+            return res;
+        }
         if let Some(host) = request_host(&req)
             && !self.hosts.allows(host)
         {

@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 /// A running server; dropped or `stop`ped at the end of the test.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub hub: hotserve::Hub,
+    pub token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -23,12 +25,16 @@ impl TestServer {
     pub async fn start(config: Config) -> Self {
         let server = Server::bind(config.port(0)).await.expect("server binds");
         let addr = server.local_addr();
+        let hub = server.hub().clone();
+        let token = server.token().to_owned();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            hub,
+            token,
             stop: Some(stop),
             task: Some(task),
         }
@@ -147,4 +153,83 @@ pub fn write(root: &Path, relative: &str, contents: impl AsRef<[u8]>) {
     let path = root.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, contents).unwrap();
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// Open a WebSocket to `path` offering `protocol`, with extra headers. Returns the socket or
+/// the HTTP status of the refusal.
+pub async fn ws_connect(
+    addr: SocketAddr,
+    path: &str,
+    protocol: &str,
+    headers: &[(&str, &str)],
+) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
+    if !protocol.is_empty() {
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    }
+    for (name, value) in headers {
+        let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    match tokio_tungstenite::client_async(request, stream).await {
+        Ok((ws, response)) => {
+            if !protocol.is_empty() {
+                assert_eq!(
+                    response.headers().get("sec-websocket-protocol").unwrap(),
+                    protocol,
+                    "subprotocol echoed"
+                );
+            }
+            Ok(ws)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(response.status().as_u16())
+        }
+        Err(err) => panic!("handshake failed unexpectedly: {err}"),
+    }
+}
+
+/// Open an HMR socket as a non-browser tool would (no Origin).
+pub async fn hmr_client(addr: SocketAddr) -> Ws {
+    ws_connect(addr, "/", "vite-hmr", &[])
+        .await
+        .expect("HMR upgrade accepted")
+}
+
+/// The next text message as JSON, within 5 s (pings and pongs skipped).
+pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON payload"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// Read until the server closes; return the close code.
+pub async fn close_code(ws: &mut Ws) -> Option<u16> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) | Ok(None) => return None,
+            Err(_) => panic!("no close within 5 s"),
+        }
+    }
 }

@@ -1,0 +1,314 @@
+//! The fan-out of payloads to connected browsers.
+//!
+//! Each payload is serialized once and the same bytes are queued to every client. Queues are
+//! bounded: a client that stops reading (a stalled tab, a dead network) never delays the
+//! others and never grows memory without bound; when its queue overflows it is told to
+//! reload (when its socket still takes writes) and closed with 1008, and a warning names it.
+
+use crate::protocol::{
+    ClientMessage, ErrorInfo, INVALIDATE_EVENT, InvalidateMessage, Payload, Update,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{broadcast, mpsc};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+/// How many payloads may wait for one client before it counts as stalled. Browsers read
+/// within microseconds; only a client that stopped reading gets near this.
+pub(crate) const CLIENT_QUEUE: usize = 256;
+
+/// Capacity of the event stream for library users; slower subscribers see `Lagged`.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Identifies one connected browser tab (or tool) for the lifetime of the process.
+pub type ClientId = u64;
+
+/// Something that happened on the HMR channel, for library users and watch-mode tests.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum HubEvent {
+    /// A client completed the `vite-hmr` handshake.
+    ClientConnected {
+        /// The client.
+        id: ClientId,
+        /// Its address.
+        peer: SocketAddr,
+    },
+    /// A client went away or was dropped.
+    ClientDisconnected {
+        /// The client.
+        id: ClientId,
+        /// Why, in words (`closed by client`, `queue overflow`, `no pong` ...).
+        reason: String,
+    },
+    /// A client sent `import.meta.hot.send(event, data)`.
+    ClientCustom {
+        /// The client.
+        id: ClientId,
+        /// The event name.
+        event: String,
+        /// The data, if any.
+        data: Option<Value>,
+    },
+    /// A module called `import.meta.hot.invalidate()`.
+    Invalidate {
+        /// The client.
+        id: ClientId,
+        /// What it sent.
+        message: InvalidateMessage,
+    },
+    /// A payload went out to `clients` clients (0 when none were connected).
+    PayloadSent {
+        /// The payload.
+        payload: Payload,
+        /// How many clients it was queued for.
+        clients: usize,
+    },
+}
+
+/// A cloneable handle to the HMR channel: send payloads to every connected browser.
+///
+/// Sending with no client connected is not an error. An `error` or `full-reload` produced
+/// while nobody is connected is kept and delivered right after `connected` to the next client.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    clients: Mutex<HashMap<ClientId, ClientSlot>>,
+    next_id: AtomicU64,
+    /// The last `error`/`full-reload` sent while no client was connected.
+    pending: Mutex<Option<Utf8Bytes>>,
+    events: broadcast::Sender<HubEvent>,
+    /// Cancelled on shutdown; every client's token is a child of it.
+    shutdown: CancellationToken,
+    shutting_down: AtomicBool,
+}
+
+#[derive(Debug)]
+struct ClientSlot {
+    queue: mpsc::Sender<Utf8Bytes>,
+    stop: CancellationToken,
+    peer: SocketAddr,
+}
+
+/// What a connection task needs to serve one client.
+pub(crate) struct Registration {
+    pub id: ClientId,
+    pub queue: mpsc::Receiver<Utf8Bytes>,
+    /// Cancelled when the client must go: queue overflow or shutdown.
+    pub stop: CancellationToken,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// A hub with no clients.
+    pub fn new() -> Self {
+        Hub {
+            inner: Arc::new(Inner {
+                clients: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                pending: Mutex::new(None),
+                events: broadcast::channel(EVENT_CAPACITY).0,
+                shutdown: CancellationToken::new(),
+                shutting_down: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Send a payload to every connected client.
+    pub fn send(&self, payload: Payload) {
+        let text = match serde_json::to_string(&payload) {
+            Ok(text) => Utf8Bytes::from(text),
+            Err(err) => {
+                tracing::warn!(%err, "cannot serialize payload");
+                return;
+            }
+        };
+        let delivered = {
+            let mut clients = lock(&self.inner.clients);
+            if clients.is_empty()
+                && matches!(payload, Payload::Error { .. } | Payload::FullReload { .. })
+            {
+                *lock(&self.inner.pending) = Some(text.clone());
+            }
+            let mut stalled = Vec::new();
+            for (&id, slot) in clients.iter() {
+                match slot.queue.try_send(text.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => stalled.push(id),
+                    // The task is ending; it removes itself.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+            for id in stalled {
+                if let Some(slot) = clients.remove(&id) {
+                    tracing::warn!(
+                        "HMR client {id} ({}) stopped reading: {CLIENT_QUEUE} messages queued; \
+                         asking it to reload and closing it",
+                        slot.peer
+                    );
+                    slot.stop.cancel();
+                }
+            }
+            clients.len()
+        };
+        self.emit(HubEvent::PayloadSent {
+            payload,
+            clients: delivered,
+        });
+    }
+
+    /// Reload every page (`{"type":"full-reload","path":"*"}`).
+    pub fn full_reload(&self) {
+        self.send(Payload::full_reload_all());
+    }
+
+    /// Reload only the pages showing `page` (an `.html` URL path such as `/index.html`).
+    pub fn reload_page(&self, page: impl Into<String>) {
+        self.send(Payload::FullReload {
+            path: Some(page.into()),
+            triggered_by: None,
+        });
+    }
+
+    /// Send hot updates (`css-update` / `js-update` entries) in one message.
+    pub fn update(&self, updates: Vec<Update>) {
+        if !updates.is_empty() {
+            self.send(Payload::Update { updates });
+        }
+    }
+
+    /// Show the error overlay in every browser (for example, a failed build).
+    pub fn error(&self, err: ErrorInfo) {
+        self.send(Payload::Error { err });
+    }
+
+    /// Send an application event for `import.meta.hot.on(event, ...)`.
+    ///
+    /// Names starting with `vite:ws:` are client-local in Vite and are refused (logged).
+    pub fn custom(&self, event: impl Into<String>, data: Option<Value>) {
+        let event = event.into();
+        if event.starts_with("vite:ws:") {
+            tracing::warn!(event, "refusing to send a client-local event name");
+            return;
+        }
+        self.send(Payload::Custom { event, data });
+    }
+
+    /// How many clients are connected now.
+    pub fn client_count(&self) -> usize {
+        lock(&self.inner.clients).len()
+    }
+
+    /// Subscribe to channel events (connections, client messages, payloads sent).
+    /// Events from before the call are not replayed.
+    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: HubEvent) {
+        // No subscribers is fine.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Register a new client. Its queue already holds `connected` and any pending payload,
+    /// so they go out first, before any later broadcast.
+    pub(crate) fn register(&self, peer: SocketAddr) -> Option<Registration> {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return None;
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let stop = self.inner.shutdown.child_token();
+        {
+            let mut clients = lock(&self.inner.clients);
+            let _ = tx.try_send(Utf8Bytes::from_static(r#"{"type":"connected"}"#));
+            if let Some(pending) = lock(&self.inner.pending).take() {
+                let _ = tx.try_send(pending);
+            }
+            clients.insert(
+                id,
+                ClientSlot {
+                    queue: tx,
+                    stop: stop.clone(),
+                    peer,
+                },
+            );
+        }
+        self.emit(HubEvent::ClientConnected { id, peer });
+        Some(Registration {
+            id,
+            queue: rx,
+            stop,
+        })
+    }
+
+    /// Forget a client whose connection ended.
+    pub(crate) fn unregister(&self, id: ClientId, reason: &str) {
+        lock(&self.inner.clients).remove(&id);
+        self.emit(HubEvent::ClientDisconnected {
+            id,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Whether the hub is closing all clients (so a stop means "going away").
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Handle a text message from a client. Anything unknown is ignored with a debug log;
+    /// nothing a client sends can read files or fetch modules (CVE-2026-39363).
+    pub(crate) fn receive(&self, id: ClientId, text: &str) {
+        match serde_json::from_str::<ClientMessage>(text) {
+            Ok(ClientMessage::Ping) => {}
+            Ok(ClientMessage::Custom { event, data }) if event == INVALIDATE_EVENT => {
+                match data.map(serde_json::from_value::<InvalidateMessage>) {
+                    Some(Ok(message)) => self.emit(HubEvent::Invalidate { id, message }),
+                    _ => tracing::debug!(id, "ignoring malformed vite:invalidate"),
+                }
+            }
+            Ok(ClientMessage::Custom { event, data }) => {
+                self.emit(HubEvent::ClientCustom { id, event, data });
+            }
+            Err(err) => tracing::debug!(id, %err, "ignoring unknown client message"),
+        }
+    }
+
+    /// Close every client with 1001 (going away) and refuse new ones. Returns when all
+    /// connection tasks have finished or `deadline` has passed.
+    pub(crate) async fn close_all(&self, deadline: std::time::Duration) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        self.inner.shutdown.cancel();
+        let wait = async {
+            while self.client_count() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        if tokio::time::timeout(deadline, wait).await.is_err() {
+            tracing::warn!(
+                "{} HMR clients still open after {deadline:?}",
+                self.client_count()
+            );
+        }
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update; the maps stay usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
