@@ -30,6 +30,9 @@ struct Entry {
     exists: bool,
     is_dir: bool,
     writing: bool,
+    /// When the path's first event of this batch arrived: an unclosed write is held at most
+    /// `max_hold` from here, so a write that starts just before a flush is not cut in half.
+    since: Instant,
 }
 
 /// The changes gathered since the last flush.
@@ -73,6 +76,7 @@ impl Batch {
             exists: existed,
             is_dir,
             writing: false,
+            since: now,
         });
         entry.is_dir |= is_dir;
         let was_writing = entry.writing;
@@ -109,18 +113,19 @@ impl Batch {
         Some(if only_writes { hold } else { quiet.min(hold) })
     }
 
-    /// Takes the changes that are due at `now`. After `settle` of quiet everything but unclosed
-    /// writes goes; at `max_hold` everything goes. Paths whose events cancel out produce nothing.
+    /// Takes the changes that are due at `now`: after `settle` of quiet, or at `max_hold` after
+    /// the batch's first event, everything goes except unclosed writes younger than `max_hold`.
+    /// Paths whose events cancel out produce nothing.
     pub(crate) fn take_ready(&mut self, now: Instant) -> Option<ChangeSet> {
         let (first, last) = (self.first?, self.last?);
-        let all = now >= first + self.max_hold;
-        if !all && now < last + self.settle {
+        let overdue = now >= first + self.max_hold;
+        if !overdue && now < last + self.settle {
             return None;
         }
         let mut changes = Vec::new();
         let mut held = HashMap::new();
         for (path, entry) in self.entries.drain() {
-            if entry.writing && !all {
+            if entry.writing && now < entry.since + self.max_hold {
                 held.insert(path, entry);
                 continue;
             }
@@ -134,11 +139,11 @@ impl Batch {
             changes.push(Change { path, kind });
         }
         self.writing = held.len();
-        self.entries = held;
-        // Held writes keep the batch's clock, so `max_hold` still bounds their wait.
-        if self.entries.is_empty() {
-            (self.first, self.last) = (None, None);
+        self.first = held.values().map(|e| e.since).min();
+        if self.first.is_none() {
+            self.last = None;
         }
+        self.entries = held;
         let overflowed = std::mem::take(&mut self.overflowed);
         if changes.is_empty() && !overflowed {
             return None;
@@ -208,6 +213,21 @@ mod tests {
             .expect("max_hold releases the write");
         assert_eq!(set.changes[0].path, PathBuf::from("/r/half.js"));
         assert_eq!(batch.next_wake(), None);
+    }
+
+    #[test]
+    fn a_write_begun_late_in_a_batch_is_carried_into_the_next() {
+        let mut batch = Batch::new(SETTLE, HOLD);
+        let t0 = Instant::now();
+        let late = t0 + HOLD - SETTLE;
+        batch.record("/r/early.js".into(), false, true, Op::Appeared, t0);
+        batch.record("/r/late.js".into(), false, false, Op::Write, late);
+        let set = batch.take_ready(t0 + HOLD).expect("the batch is due");
+        assert_eq!(set.changes.len(), 1, "{set:?}");
+        assert_eq!(batch.next_wake(), Some(late + HOLD));
+        batch.record("/r/late.js".into(), false, false, Op::Closed, late + SETTLE);
+        let set = batch.take_ready(late + SETTLE * 2).expect("closed");
+        assert_eq!(set.changes[0].kind, ChangeKind::Created);
     }
 
     #[test]

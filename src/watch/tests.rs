@@ -352,7 +352,8 @@ async fn gitignore_edited_at_runtime_is_respected() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
+// Multi-threaded so the worker batches while the files are being written, as in a server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_thousand_file_burst_arrives_in_a_few_sets_with_nothing_lost() -> TestResult {
     let (_tmp, root) = fixture()?;
     fs::create_dir(root.join("gen"))?;
