@@ -174,12 +174,6 @@ pub struct Watcher {
     worker: JoinHandle<()>,
 }
 
-impl std::fmt::Debug for Tree {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Tree { .. }")
-    }
-}
-
 impl Watcher {
     /// Starts watching. Must be called inside a tokio runtime. It walks the tree before it
     /// returns (skipping ignored directories), so every change made after it returns is

@@ -411,6 +411,26 @@ async fn native_watcher_failure_falls_back_to_polling() -> TestResult {
 }
 
 #[tokio::test]
+async fn watch_limit_reached_at_runtime_falls_back_and_asks_for_a_full_reload() -> TestResult {
+    let (_tmp, root) = fixture()?;
+    let mut opts = WatchOptions::new(&root);
+    // Room for the three directories there are, not for a fourth.
+    opts.native_watch_limit = Some(3);
+    let (watcher, mut rx) = Watcher::start(opts)?;
+    assert!(!watcher.is_polling());
+    fs::create_dir(root.join("fresh"))?;
+    let css = root.join("fresh/x.css");
+    fs::write(&css, "x")?;
+    let sets = until(&mut rx, |c| has(c, &css)).await?;
+    assert!(watcher.is_polling());
+    assert!(sets.iter().any(|s| s.overflowed), "{sets:#?}");
+    // Polling from here on, with every directory, old and new, watched.
+    assert_eq!(watcher.watched_dirs().len(), 4);
+    fs::write(root.join("index.html"), "<html>polled</html>")?;
+    expect_one(&mut rx, &root.join("index.html"), ChangeKind::Modified).await
+}
+
+#[tokio::test]
 async fn channel_overflow_is_reported_not_dropped() -> TestResult {
     let (_tmp, root) = fixture()?;
     let mut opts = WatchOptions::new(&root);

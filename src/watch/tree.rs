@@ -37,6 +37,16 @@ pub(crate) struct Tree {
     pub(crate) batch: Batch,
 }
 
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("root", &self.root)
+            .field("watched", &self.watched.len())
+            .field("known", &self.known.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Tree {
     pub(crate) fn new(root: PathBuf, filter: Filter, sink: Sink, batch: Batch) -> Self {
         Tree {
@@ -208,6 +218,8 @@ impl Tree {
                             self.fall_back(reason)?;
                             resync = true;
                         }
+                        // The poller rescanning a directory that was just deleted.
+                        _ if is_not_found(&err) => tracing::debug!("file watcher: {err}"),
                         _ => tracing::warn!("file watcher: {err}"),
                     }
                     continue;
@@ -356,5 +368,13 @@ impl Tree {
     #[cfg(test)]
     pub(crate) fn watched(&self) -> Vec<PathBuf> {
         self.watched.iter().cloned().collect()
+    }
+}
+
+fn is_not_found(err: &notify::Error) -> bool {
+    match &err.kind {
+        notify::ErrorKind::PathNotFound => true,
+        notify::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
     }
 }
