@@ -106,7 +106,9 @@ pub(crate) fn fallback_for(err: &notify::Error) -> Option<Fallback> {
 pub(crate) fn native(sink: &Sink) -> Result<Backend, Fallback> {
     match RecommendedWatcher::new(sink.clone(), notify::Config::default()) {
         Ok(watcher) => Ok(Box::new(watcher)),
-        Err(err) => Err(fallback_for(&err).unwrap_or(Fallback::Unavailable(err.to_string()))),
+        Err(err) => {
+            Err(fallback_for(&err).unwrap_or_else(|| Fallback::Unavailable(err.to_string())))
+        }
     }
 }
 

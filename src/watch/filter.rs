@@ -4,7 +4,9 @@
 //! One matcher serves both the directory walk (which decides where watches go) and the event
 //! stream (which decides what is reported), so the two can never disagree. The `ignore` crate's
 //! `WalkBuilder` keeps its matchers private, hence this small per-directory stack of
-//! [`Gitignore`]s. Gitignore rules apply whether or not the root is a git repository.
+//! [`Gitignore`]s. Gitignore rules apply whether or not the root is a git repository, and
+//! ignore files above the root are not read: serving `dist/` of a repository whose
+//! `.gitignore` lists `dist/` must still work.
 
 use super::WatchError;
 use ignore::Match;

@@ -6,9 +6,14 @@
 //! - the callback only `try_send`s; a full channel marks the next set [`ChangeSet::overflowed`];
 //! - the worker walks the tree itself and puts one non-recursive watch on each directory the
 //!   filter lets through (never inside `node_modules`), adding watches as directories appear;
-//! - events are batched until `settle` of quiet (at most `max_hold`), so an editor's save, or
-//!   a build writing thousands of files, arrives as one set with one entry per path.
+//! - events are batched until `settle` of quiet, at most `max_hold`, with one entry per path,
+//!   so an editor's save (whatever its strategy) is one `Modified`, and a build writing
+//!   thousands of files arrives as a few sets rather than thousands;
+//! - a file still open for writing (inotify reports the close) is held until it is closed, up
+//!   to `max_hold`, so a browser never fetches it half-written.
 //!
+//! Symlinks are reported as files and not followed. Directories are watched, not reported,
+//! except that a removed directory is reported along with the files known under it.
 //! When inotify runs out of watches or descriptors the watcher falls back to polling with one
 //! warning that names the fix, rather than dying or silently missing changes.
 
@@ -45,7 +50,9 @@ pub struct WatchOptions {
     settle: Duration,
     max_hold: Duration,
     ignore_globs: Vec<String>,
+    /// Test hook: room in the raw event channel, to force an overflow.
     raw_capacity: usize,
+    /// Test hook: act as if inotify hit ENOSPC after this many watches.
     native_watch_limit: Option<usize>,
 }
 
@@ -129,7 +136,7 @@ pub struct ChangeSet {
     /// Events were lost (a channel or the kernel queue overflowed, or the watcher switched to
     /// polling): `changes` may be incomplete and the caller must reload everything.
     pub overflowed: bool,
-    /// When the first event of the batch arrived, for latency logs.
+    /// When the worker received the first event of the batch, for latency logs.
     pub first_event: Instant,
 }
 
