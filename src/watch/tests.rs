@@ -168,6 +168,14 @@ async fn invalid_ignore_glob_is_a_startup_error() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn starting_outside_a_tokio_runtime_is_an_error() -> TestResult {
+    let (_tmp, root) = fixture()?;
+    let err = Watcher::start(WatchOptions::new(&root)).err();
+    assert!(matches!(err, Some(WatchError::NoRuntime)), "{err:?}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn node_modules_and_dot_git_are_ignored() -> TestResult {
     let (_tmp, root) = fixture()?;
