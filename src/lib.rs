@@ -18,6 +18,7 @@ mod http;
 mod hub;
 pub mod protocol;
 mod server;
+pub mod watch;
 
 pub use config::{Config, DEFAULT_PORT};
 pub use error::Error;

@@ -1,0 +1,312 @@
+//! Watching the served folder: notify events, filtered by gitignore rules and built-in
+//! ignores, coalesced into [`ChangeSet`]s that say which files were created, modified or
+//! removed.
+//!
+//! The flow is `notify callback → bounded channel → worker → Receiver<ChangeSet>`:
+//! - the callback only `try_send`s; a full channel marks the next set [`ChangeSet::overflowed`];
+//! - the worker walks the tree itself and puts one non-recursive watch on each directory the
+//!   filter lets through (never inside `node_modules`), adding watches as directories appear;
+//! - events are batched until `settle` of quiet, at most `max_hold`, with one entry per path,
+//!   so an editor's save (whatever its strategy) is one `Modified`, and a build writing
+//!   thousands of files arrives as a few sets rather than thousands;
+//! - a file still open for writing (inotify reports the close) is held until it is closed, up
+//!   to `max_hold`, so a browser never fetches it half-written.
+//!
+//! Symlinks are reported as files and not followed. Directories are watched, not reported,
+//! except that a removed directory is reported along with the files known under it.
+//! When inotify runs out of watches or descriptors the watcher falls back to polling with one
+//! warning that names the fix, rather than dying or silently missing changes.
+
+mod backend;
+mod batch;
+mod filter;
+mod tree;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use backend::{Raw, Sink};
+use batch::Batch;
+use filter::Filter;
+use tree::Tree;
+
+/// Room for raw events between notify's thread and the worker. A 5,000-file build makes about
+/// three events per file; past this the set is marked overflowed instead of blocking notify.
+const RAW_CAPACITY: usize = 16 * 1024;
+/// Raw events handled per trip to the blocking pool.
+const CHUNK: usize = 1024;
+/// Change sets not yet taken by the caller. A caller this far behind gets `overflowed` sets.
+const OUT_CAPACITY: usize = 64;
+
+/// What to watch and how to batch. Build with [`WatchOptions::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    root: PathBuf,
+    poll: Option<Duration>,
+    settle: Duration,
+    max_hold: Duration,
+    ignore_globs: Vec<String>,
+    /// Test hook: room in the raw event channel, to force an overflow.
+    raw_capacity: usize,
+    /// Test hook: act as if inotify hit ENOSPC after this many watches.
+    native_watch_limit: Option<usize>,
+}
+
+impl WatchOptions {
+    /// Watch the folder `root` (made absolute and canonical when the watcher starts).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WatchOptions {
+            root: root.into(),
+            poll: None,
+            settle: Duration::from_millis(2),
+            max_hold: Duration::from_millis(50),
+            ignore_globs: Vec::new(),
+            raw_capacity: RAW_CAPACITY,
+            native_watch_limit: None,
+        }
+    }
+
+    /// Poll every `interval` instead of using the OS's native watcher: needed where native
+    /// events do not arrive (WSL2 on a Windows drive, Docker bind mounts, network drives).
+    /// Defaults to `None`: native (inotify on Linux), with polling only as a fallback.
+    pub fn poll(mut self, interval: Option<Duration>) -> Self {
+        self.poll = interval;
+        self
+    }
+
+    /// Quiet time after the last event before a change set is sent: long enough to join the
+    /// several events of one save, short enough not to be felt. Defaults to 2 ms.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// Longest a change set is held after its first event, so a steady stream of writes
+    /// (a build, a `git checkout`) still produces updates, and an unclosed write is released.
+    /// Defaults to 50 ms.
+    pub fn max_hold(mut self, max_hold: Duration) -> Self {
+        self.max_hold = max_hold;
+        self
+    }
+
+    /// More paths to ignore, in gitignore syntax relative to the root (`dist/`, `*.map`);
+    /// repeatable, like `--ignore`. They take precedence over `.gitignore` files. Defaults to
+    /// none beyond the built-ins (`.git`, `node_modules`, editor temp and swap files).
+    pub fn ignore_globs<I, S>(mut self, globs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.ignore_globs.extend(globs.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// What happened to a path, judged against the state before the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// The file did not exist before the batch.
+    Created,
+    /// The file existed and still exists, whatever the editor did in between (rewrite, rename
+    /// over, delete and recreate).
+    Modified,
+    /// The file, or a whole directory, no longer exists.
+    Removed,
+}
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Absolute, under [`Watcher::root`]. A file, except that a removed directory is reported
+    /// too (alongside its known files), since callers usually answer it with a full reload.
+    pub path: PathBuf,
+    /// What happened to it.
+    pub kind: ChangeKind,
+}
+
+/// The changes of one batch.
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// One entry per path, the net effect of the batch, sorted by path.
+    pub changes: Vec<Change>,
+    /// Events were lost (a channel or the kernel queue overflowed, or the watcher switched to
+    /// polling): `changes` may be incomplete and the caller must reload everything.
+    pub overflowed: bool,
+    /// When the worker received the first event of the batch, for latency logs.
+    pub first_event: Instant,
+}
+
+/// Why watching could not start. Problems after start are logged and survived instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchError {
+    /// The root does not exist or cannot be resolved.
+    #[error("cannot watch {}: {source}", root.display())]
+    RootMissing {
+        /// The root as given.
+        root: PathBuf,
+        /// Why it could not be resolved.
+        source: std::io::Error,
+    },
+    /// The root is a file.
+    #[error("cannot watch {}: not a directory", .0.display())]
+    RootNotADirectory(PathBuf),
+    /// An `--ignore` glob does not parse.
+    #[error("invalid ignore glob {glob:?}: {source}")]
+    InvalidIgnoreGlob {
+        /// The glob as given.
+        glob: String,
+        /// The parse error.
+        source: ignore::Error,
+    },
+    /// [`Watcher::start`] was called outside a tokio runtime.
+    #[error("the file watcher must be started inside a tokio runtime")]
+    NoRuntime,
+    /// Not even the polling watcher could start. Native watch limits (ENOSPC, EMFILE) are not
+    /// errors: they switch to polling with a warning.
+    #[error("cannot start the file watcher: {0}")]
+    Backend(#[source] notify::Error),
+}
+
+/// A running watcher. Dropping it stops watching; the receiver then ends.
+#[derive(Debug)]
+pub struct Watcher {
+    root: PathBuf,
+    polling: Arc<AtomicBool>,
+    tree: Arc<Mutex<Tree>>,
+    worker: JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Starts watching. Must be called inside a tokio runtime. It walks the tree before it
+    /// returns (skipping ignored directories), so every change made after it returns is
+    /// reported; on a large project call it at startup or from `spawn_blocking`.
+    pub fn start(opts: WatchOptions) -> Result<(Watcher, mpsc::Receiver<ChangeSet>), WatchError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| WatchError::NoRuntime)?;
+        let root = opts
+            .root
+            .canonicalize()
+            .map_err(|source| WatchError::RootMissing {
+                root: opts.root.clone(),
+                source,
+            })?;
+        if !root.is_dir() {
+            return Err(WatchError::RootNotADirectory(opts.root));
+        }
+        let filter = Filter::new(&root, &opts.ignore_globs)?;
+        let (raw_tx, raw_rx) = mpsc::channel(opts.raw_capacity.max(1));
+        let overflow = Arc::new(AtomicBool::new(false));
+        let sink = Sink {
+            tx: raw_tx,
+            overflow: overflow.clone(),
+        };
+        let batch = Batch::new(opts.settle, opts.max_hold);
+        let mut tree = Tree::new(root.clone(), filter, sink, batch);
+        tree.set_native_limit(opts.native_watch_limit);
+        tree.start(opts.poll).map_err(WatchError::Backend)?;
+        let polling = tree.polling_flag();
+        let tree = Arc::new(Mutex::new(tree));
+        let (out_tx, out_rx) = mpsc::channel(OUT_CAPACITY);
+        let worker = runtime.spawn(run(tree.clone(), raw_rx, out_tx, overflow));
+        let watcher = Watcher {
+            root,
+            polling,
+            tree,
+            worker,
+        };
+        Ok((watcher, out_rx))
+    }
+
+    /// Whether changes are found by polling: asked for, or fallen back to because the native
+    /// watcher hit a limit (the warning in the log says which and how to fix it).
+    pub fn is_polling(&self) -> bool {
+        self.polling.load(Ordering::Acquire)
+    }
+
+    /// The canonical root; every [`Change::path`] starts with it.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    #[cfg(test)]
+    fn watched_dirs(&self) -> Vec<PathBuf> {
+        lock(&self.tree).watched()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.worker.abort();
+        // Stop notify now, not whenever the runtime drops the aborted task. If a walk holds
+        // the lock, the tree goes with the worker's last reference instead.
+        if let Ok(mut tree) = self.tree.try_lock() {
+            tree.stop();
+        }
+    }
+}
+
+/// Tree state stays usable after a panic elsewhere: it holds no invariant a panic can break
+/// halfway that matters more than continuing to watch.
+fn lock(tree: &Mutex<Tree>) -> MutexGuard<'_, Tree> {
+    tree.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The worker: raw events go to the tree on the blocking pool (it stats, walks and adds
+/// watches), timing stays here, and ready change sets go out.
+async fn run(
+    tree: Arc<Mutex<Tree>>,
+    mut raw: mpsc::Receiver<Raw>,
+    out: mpsc::Sender<ChangeSet>,
+    overflow: Arc<AtomicBool>,
+) {
+    let mut wake: Option<Instant> = None;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        let deadline = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
+        tokio::select! {
+            received = raw.recv_many(&mut chunk, CHUNK) => {
+                if received == 0 {
+                    return;
+                }
+                let events = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                let (tree, overflow) = (tree.clone(), overflow.clone());
+                let applied = tokio::task::spawn_blocking(move || {
+                    let mut tree = lock(&tree);
+                    if overflow.swap(false, Ordering::AcqRel) {
+                        tree.batch.overflow(Instant::now());
+                    }
+                    if let Err(err) = tree.apply(events) {
+                        tracing::error!("file watcher could not switch to polling: {err}");
+                    }
+                    tree.batch.next_wake()
+                })
+                .await;
+                match applied {
+                    Ok(next) => wake = next,
+                    Err(_) => return,
+                }
+            }
+            () = tokio::time::sleep_until(deadline), if wake.is_some() => {
+                let ready = {
+                    let mut tree = lock(&tree);
+                    let ready = tree.take_ready(Instant::now());
+                    wake = tree.batch.next_wake();
+                    ready
+                };
+                if let Some(set) = ready {
+                    if out.send(set).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            () = out.closed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
