@@ -91,7 +91,7 @@ fn transform_scanned(url: &str, source: &str, scanned: &ScanResult, graph: &Modu
 
 /// `specifier` with `t=<timestamp>` added to its query (before any hash), replacing an old
 /// `t=` so repeated updates do not pile up parameters.
-fn with_timestamp(specifier: &str, timestamp: u64) -> String {
+pub(super) fn with_timestamp(specifier: &str, timestamp: u64) -> String {
     let (path_query, hash) = specifier.split_at(specifier.find('#').unwrap_or(specifier.len()));
     let (path, query) = path_query.split_at(path_query.find('?').unwrap_or(path_query.len()));
     let kept: Vec<&str> = query
