@@ -1,5 +1,6 @@
 //! Cross-checks hotserve's import scanner against es-module-lexer (the lexer Vite uses) on
-//! every `.js`/`.mjs` file of the packages pinned in `tests/js/package.json`.
+//! every `.js`/`.mjs` file of the packages pinned in `tests/js/package.json`, plus the
+//! hand-written traps in `tests/js/fixtures/`.
 //!
 //! Set up with `npm ci --prefix tests/js`. Without `tests/js/node_modules` the test is skipped
 //! with a message, unless `HOTSERVE_REQUIRE_JS=1` is set (CI), where it fails instead.
@@ -33,6 +34,7 @@ fn scanner_finds_the_same_imports_as_es_module_lexer_on_real_packages() {
     }
 
     let mut files = Vec::new();
+    collect_modules(&js.join("fixtures"), &mut files);
     collect_modules(&modules, &mut files);
     files.sort();
     let reference = run_reference_lexer(&js, &files);
