@@ -408,6 +408,9 @@ impl Lexer<'_> {
     fn clause(&self, mut p: usize, bare_string_ok: bool) -> Option<(Specifier, usize)> {
         let mut after_from = false;
         let mut first = true;
+        // `import defer * as ns from` has the most words outside braces; a longer run is not
+        // an import, and stopping keeps `import import import ...` linear.
+        let mut words = 0;
         loop {
             p = self.skip_trivia(p);
             match self.at(p) {
@@ -416,7 +419,8 @@ impl Lexer<'_> {
                 }
                 b'{' => p = self.skip_braces(p)?,
                 b'*' | b',' => p += 1,
-                b if is_ident_byte(b) && !b.is_ascii_digit() => {
+                b if is_ident_byte(b) && !b.is_ascii_digit() && words < 6 => {
+                    words += 1;
                     let end = self.word_end(p);
                     after_from = &self.text[p..end] == "from";
                     first = false;

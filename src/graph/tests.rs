@@ -756,3 +756,74 @@ fn serving_a_module_records_it_and_reports_pruned_imports() {
             .is_some_and(ModuleNode::is_self_accepting)
     );
 }
+
+#[test]
+fn a_module_the_browser_imports_without_it_being_served_still_propagates() {
+    let mut g = ModuleGraph::new();
+    serve(
+        &mut g,
+        "/main.js",
+        "import data from './data.json' with { type: 'json' }; import.meta.hot.accept()",
+    );
+    assert_eq!(
+        pairs(&updates(g.propagate("/data.json", 3))),
+        [("/main.js", "/main.js")]
+    );
+}
+
+#[test]
+fn a_self_import_neither_loops_nor_prunes() {
+    let mut g = ModuleGraph::new();
+    serve(&mut g, "/main.js", "import './self.js'");
+    serve(
+        &mut g,
+        "/self.js",
+        "import './self.js'; import.meta.hot.accept()",
+    );
+    assert_eq!(
+        pairs(&updates(g.propagate("/self.js", 1))),
+        [("/self.js", "/self.js")]
+    );
+    assert!(serve(&mut g, "/self.js", "import.meta.hot.accept()").is_empty());
+}
+
+#[test]
+fn every_prefix_of_a_tricky_module_scans_without_panicking() {
+    let source = include_str!("../../tests/js/fixtures/traps.js");
+    for (i, _) in source.char_indices() {
+        for spec in scan(&source[..i])
+            .imports
+            .iter()
+            .filter_map(|i| i.specifier.as_ref())
+        {
+            assert!(
+                source.is_char_boundary(spec.range.start)
+                    && source.is_char_boundary(spec.range.end)
+            );
+        }
+    }
+}
+
+#[test]
+fn pathological_inputs_scan_in_linear_time() {
+    // Quadratic behaviour on 400 kB would take minutes; linear takes milliseconds.
+    let patterns = [
+        "import ",
+        "export { a, ",
+        "(",
+        "`${",
+        "{",
+        "x = /a/; ",
+        "a / b / ",
+        "import /* c */ ",
+        "import(\"./x.js\"); ",
+        "import.meta.hot.accept([",
+    ];
+    for pattern in patterns {
+        let source = pattern.repeat(400_000 / pattern.len());
+        let started = std::time::Instant::now();
+        let _ = scan(&source);
+        let elapsed = started.elapsed();
+        assert!(elapsed.as_secs() < 3, "{pattern:?} took {elapsed:?}");
+    }
+}
