@@ -40,7 +40,7 @@ fn scanner_finds_the_same_imports_as_es_module_lexer_on_real_packages() {
     let reference = run_reference_lexer(&js, &files);
     assert_eq!(reference.len(), files.len(), "one answer per file");
 
-    let (mut compared, mut imports, mut mismatches) = (0, 0, Vec::new());
+    let (mut compared, mut imports, mut metas, mut mismatches) = (0, 0, 0, Vec::new());
     for (file, answer) in files.iter().zip(&reference) {
         assert_eq!(
             answer["file"].as_str(),
@@ -60,7 +60,15 @@ fn scanner_finds_the_same_imports_as_es_module_lexer_on_real_packages() {
                 None => (None, 0, 0),
             })
             .collect();
-        let ours: Vec<Found> = scan(&source)
+        let scanned = scan(&source);
+        let their_meta: Vec<usize> = answer["meta"]
+            .as_array()
+            .expect("meta array")
+            .iter()
+            .map(as_usize)
+            .collect();
+        metas += their_meta.len();
+        let ours: Vec<Found> = scanned
             .imports
             .iter()
             .map(|i| match &i.specifier {
@@ -73,16 +81,17 @@ fn scanner_finds_the_same_imports_as_es_module_lexer_on_real_packages() {
             .collect();
         compared += 1;
         imports += theirs.len();
-        if ours != theirs {
+        if ours != theirs || scanned.import_meta != their_meta {
             mismatches.push(format!(
-                "{}\n  es-module-lexer: {theirs:?}\n  hotserve:        {ours:?}",
-                file.display()
+                "{}\n  es-module-lexer: {theirs:?} meta {their_meta:?}\n  hotserve:        {ours:?} meta {:?}",
+                file.display(),
+                scanned.import_meta
             ));
         }
     }
     eprintln!(
-        "lexer corpus: {compared} files, {imports} imports compared with es-module-lexer, \
-         {} mismatching files",
+        "lexer corpus: {compared} files, {imports} imports and {metas} `import.meta` compared \
+         with es-module-lexer, {} mismatching files",
         mismatches.len()
     );
     assert!(

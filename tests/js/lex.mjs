@@ -1,9 +1,10 @@
 // Prints what es-module-lexer finds in each file named on stdin (one path a line), as one
-// JSON object a line: {"file", "imports": [{"n", "s", "e", "dynamic"}]} or {"file", "error"}.
+// JSON object a line: {"file", "imports": [{"n", "s", "e", "dynamic"}], "meta": [offset]} or
+// {"file", "error"}.
 // Offsets are converted from UTF-16 code units to UTF-8 byte offsets so that they compare
 // with hotserve's scanner. `s`/`e` always delimit the specifier between its quotes; `n` is
 // null for a dynamic import whose argument is not a plain string literal.
-// `import.meta` (d === -2) is left out: only module specifiers are compared.
+// `meta` lists the byte offsets of each `import.meta` (d === -2).
 import { init, parse } from 'es-module-lexer';
 import { readFileSync } from 'node:fs';
 
@@ -22,15 +23,19 @@ for (const file of input) {
   }
   const byteOffset = utf16ToUtf8(source);
   const list = [];
+  const meta = [];
   for (const imp of imports) {
-    if (imp.d === -2) continue;
+    if (imp.d === -2) {
+      meta.push(byteOffset(imp.s));
+      continue;
+    }
     const dynamic = imp.d > -1;
     let { s, e } = imp;
     // For dynamic imports es-module-lexer's range includes the quotes.
     if (dynamic && imp.n !== undefined) { s += 1; e -= 1; }
     list.push({ n: imp.n ?? null, s: byteOffset(s), e: byteOffset(e), dynamic });
   }
-  out.push(JSON.stringify({ file, imports: list }));
+  out.push(JSON.stringify({ file, imports: list, meta }));
 }
 process.stdout.write(out.join('\n') + '\n');
 
