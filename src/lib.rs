@@ -14,6 +14,7 @@
 
 mod config;
 mod error;
+pub mod graph;
 mod http;
 mod hub;
 pub mod protocol;
