@@ -215,6 +215,13 @@ fn unicode_source_keeps_ranges_on_char_boundaries() {
 }
 
 #[test]
+fn a_byte_order_mark_and_unicode_spaces_separate_tokens() {
+    let source =
+        "\u{FEFF}import a from './a.js';\u{00A0}import\u{00A0}'./b.js';\u{2028}import('./c.js')";
+    assert_eq!(specifiers(source), some(&["./a.js", "./b.js", "./c.js"]));
+}
+
+#[test]
 fn escapes_in_specifiers_are_decoded() {
     let scanned = scan(r#"import a from "./\x61\u{62}\u0063.js";"#);
     let spec = scanned.imports[0].specifier.as_ref().expect("literal");
@@ -702,6 +709,15 @@ fn the_preamble_goes_after_a_hashbang_and_escapes_the_url() {
     assert_eq!(
         out,
         format!("#!/usr/bin/env node\n{PREAMBLE_START}\"/we\\\"ird é.js\");import.meta.hot")
+    );
+}
+
+#[test]
+fn the_preamble_goes_after_a_byte_order_mark() {
+    let out = transform_module("/a.js", "\u{FEFF}import.meta.hot", &ModuleGraph::new());
+    assert_eq!(
+        out,
+        format!("\u{FEFF}{PREAMBLE_START}\"/a.js\");import.meta.hot")
     );
 }
 
