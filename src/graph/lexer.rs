@@ -134,6 +134,7 @@ const EXPRESSION_KEYWORDS: &[&str] = &[
     "await",
     "case",
     "debugger",
+    "default",
     "delete",
     "do",
     "else",
@@ -351,6 +352,8 @@ impl Lexer<'_> {
                     self.last = Last::Ident(start, end);
                 }
             }
+            // `a.return / 2`: a property name is never a keyword.
+            _ if property => self.last = Last::Value,
             _ => self.last = Last::Ident(start, end),
         }
     }

@@ -166,12 +166,19 @@ fn division_is_not_mistaken_for_a_regex() {
 }
 
 #[test]
+fn keywords_used_as_property_names_do_not_start_a_regex() {
+    let source = "x = a.return / 2; y = b.default / c; import('./after.js'); // /";
+    assert_eq!(specifiers(source), some(&["./after.js"]));
+}
+
+#[test]
 fn regex_literals_hide_imports() {
     let source = r#"
         x = /import("y")/;
         if (ok) /import "z"/.test(s);
         const re = /[/]import('w')/g, n = 1;
         function f() { return /"/.test(q) }
+        export default /import("./after-default.js")/;
         import("./real.js");
     "#;
     assert_eq!(specifiers(source), some(&["./real.js"]));
