@@ -16,6 +16,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// larger ones are streamed in chunks so memory stays flat whatever their size.
 pub(crate) const IN_MEMORY_LIMIT: u64 = 256 * 1024;
 
+/// JavaScript modules up to this size are read whole, because they are rewritten for HMR
+/// (hot context, fresh import URLs) and scanned into the module graph; larger ones are
+/// served as they are.
+pub(crate) const SCRIPT_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// The request facts that decide the answer.
 #[derive(Debug, Default)]
 pub(crate) struct FileRequest {
@@ -34,7 +39,10 @@ pub(crate) enum Outcome {
     /// Serve (part of) a file.
     File(FoundFile),
     /// The client's copy is current (RFC 9110 §13.1.1, §13.1.3).
-    NotModified(Validators),
+    NotModified {
+        path: PathBuf,
+        validators: Validators,
+    },
     /// The range lies outside the file (RFC 9110 §15.5.17).
     RangeNotSatisfiable { len: u64 },
     /// A directory was asked for without its trailing slash.
@@ -63,6 +71,9 @@ pub(crate) struct FoundFile {
     /// The byte range to send (inclusive end), when a satisfiable range was asked for.
     pub range: Option<(u64, u64)>,
     pub body: FileBody,
+    /// A JavaScript module read whole for rewriting: its validators are decided after
+    /// the rewrite, so conditionals and ranges were not applied here.
+    pub script: bool,
 }
 
 /// The bytes to send.
@@ -186,11 +197,16 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
     };
     let len = meta.len();
     let validators = validators_of(&meta);
+    let script = len <= SCRIPT_LIMIT
+        && path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| crate::plan::is_script(&e.to_ascii_lowercase()));
 
-    if not_modified(req, &validators) {
-        return Outcome::NotModified(validators);
+    if !script && not_modified(req, &validators) {
+        return Outcome::NotModified { path, validators };
     }
-    let range = if range_applies(req, &validators) {
+    let range = if !script && range_applies(req, &validators) {
         match req.range.as_deref().map(|r| parse_range(r, len)) {
             Some(RangeAnswer::Satisfiable(start, end)) => Some((start, end)),
             Some(RangeAnswer::Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
@@ -203,9 +219,9 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         Some((start, end)) => (start, end - start + 1),
         None => (0, len),
     };
-    let body = if req.head {
+    let body = if req.head && !script {
         FileBody::Empty
-    } else if send_len <= IN_MEMORY_LIMIT {
+    } else if script || send_len <= IN_MEMORY_LIMIT {
         match read_part(&mut file, start, send_len) {
             Ok(bytes) => FileBody::Bytes(bytes),
             Err(err) => {
@@ -228,6 +244,7 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         len,
         range,
         body,
+        script,
     })
 }
 
@@ -255,7 +272,7 @@ fn validators_of(meta: &Metadata) -> Validators {
 
 /// RFC 9110 §13.1.2 (weak comparison for If-None-Match) and §13.1.3; If-Modified-Since is
 /// ignored when If-None-Match is present (§13.2.2).
-fn not_modified(req: &FileRequest, v: &Validators) -> bool {
+pub(crate) fn not_modified(req: &FileRequest, v: &Validators) -> bool {
     if let Some(inm) = &req.if_none_match {
         return etag_list_matches(inm, &v.etag, false);
     }
@@ -279,7 +296,7 @@ fn not_modified(req: &FileRequest, v: &Validators) -> bool {
     false
 }
 
-fn etag_list_matches(list: &str, etag: &str, strong: bool) -> bool {
+pub(crate) fn etag_list_matches(list: &str, etag: &str, strong: bool) -> bool {
     let list = list.trim();
     if list == "*" {
         return true;

@@ -8,7 +8,7 @@ pub(crate) mod resolve;
 pub(crate) mod ws;
 
 use bytes::Bytes;
-use files::{FileBody, FileRequest, Outcome};
+use files::{FileBody, FileRequest, FoundFile, Outcome};
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -42,6 +42,8 @@ pub(crate) struct Site {
     pub token: String,
     /// Where the HMR socket listens.
     pub hmr_path: String,
+    /// What browsers loaded, and the module graph.
+    pub plan: Arc<crate::plan::Plan>,
 }
 
 impl Site {
@@ -126,7 +128,7 @@ impl Site {
         })
         .await;
         match decided {
-            Ok((outcome, file_req)) => render(outcome, &file_req, req.uri()),
+            Ok((outcome, file_req)) => self.render(outcome, &file_req, req.uri()),
             Err(err) => {
                 tracing::warn!(%err, "file task failed");
                 page(
@@ -175,87 +177,167 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(str::to_owned)
 }
 
-/// Turn a decision into a response.
-fn render(outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Body> {
-    match outcome {
-        Outcome::File(found) => {
-            let status = if found.range.is_some() {
-                StatusCode::PARTIAL_CONTENT
-            } else {
-                StatusCode::OK
-            };
-            let send_len = match found.range {
-                Some((start, end)) => end - start + 1,
-                None => found.len,
-            };
-            let body = match found.body {
-                FileBody::Empty => empty(),
-                FileBody::Bytes(bytes) => full(bytes),
-                FileBody::Stream { file, len } => {
-                    let reader = tokio::fs::File::from_std(file).take(len);
-                    let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
-                    let frames =
-                        futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
-                    StreamBody::new(frames).boxed_unsync()
-                }
-            };
-            let mut res = Response::new(body);
-            *res.status_mut() = status;
-            let headers = res.headers_mut();
-            set_validators(headers, &found.validators);
-            headers.insert(header::CONTENT_TYPE, content_type(&found.path));
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(send_len));
-            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            if let Some((start, end)) = found.range {
-                let value = format!("bytes {start}-{end}/{}", found.len);
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    headers.insert(header::CONTENT_RANGE, value);
-                }
+impl Site {
+    /// Turn a decision into a response.
+    fn render(&self, outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Body> {
+        match outcome {
+            Outcome::File(found) if found.script => self.render_script(found, req, uri),
+            Outcome::File(found) => {
+                let whole = found.range.is_none();
+                let body = match &found.body {
+                    FileBody::Bytes(bytes) if whole => Some(&bytes[..]),
+                    _ => None,
+                };
+                self.plan
+                    .record_served(&found.path, uri.path(), &found.validators.etag, body);
+                file_response(found)
             }
-            res
+            Outcome::NotModified { path, validators } => {
+                self.plan
+                    .record_served(&path, uri.path(), &validators.etag, None);
+                let mut res = Response::new(empty());
+                *res.status_mut() = StatusCode::NOT_MODIFIED;
+                set_validators(res.headers_mut(), &validators);
+                res
+            }
+            Outcome::RangeNotSatisfiable { len } => {
+                let mut res = Response::new(empty());
+                *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    res.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                res
+            }
+            Outcome::AddSlash => {
+                let location = match uri.query() {
+                    Some(query) => format!("{}/?{query}", uri.path()),
+                    None => format!("{}/", uri.path()),
+                };
+                let mut res = Response::new(empty());
+                // Temporary: in a dev folder a directory may become a file at any time, and a
+                // cached permanent redirect would outlive it.
+                *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    res.headers_mut().insert(header::LOCATION, value);
+                }
+                res
+            }
+            Outcome::NotFound => {
+                let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+                let mut res = page(
+                    StatusCode::NOT_FOUND,
+                    "Not found",
+                    &format!("No file at <code>{}</code>.", escape_html(&path)),
+                );
+                if req.head {
+                    *res.body_mut() = empty();
+                }
+                res
+            }
+            Outcome::Forbidden => forbidden(),
         }
-        Outcome::NotModified(validators) => {
+    }
+
+    /// A JavaScript module: recorded in the module graph and rewritten for HMR. Its ETag is
+    /// the hash of what is sent, because the rewrite changes when imported modules get
+    /// hot-updated even though the file itself did not change.
+    fn render_script(
+        &self,
+        found: FoundFile,
+        req: &FileRequest,
+        uri: &hyper::Uri,
+    ) -> Response<Body> {
+        let FileBody::Bytes(source) = &found.body else {
+            return file_response(found);
+        };
+        self.plan.record_served(
+            &found.path,
+            uri.path(),
+            &found.validators.etag,
+            Some(&source[..]),
+        );
+        let code = match std::str::from_utf8(source) {
+            Ok(text) => {
+                let url = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+                let served = self.plan.serve_module(&url, text);
+                if !served.pruned.is_empty() {
+                    self.hub.send(crate::protocol::Payload::Prune {
+                        paths: served.pruned,
+                    });
+                }
+                Bytes::from(served.code)
+            }
+            Err(_) => source.clone(),
+        };
+        let etag = format!("\"m-{:x}\"", hash_of(&code));
+        let matches = req
+            .if_none_match
+            .as_deref()
+            .is_some_and(|inm| files::etag_list_matches(inm, &etag, false));
+        let mut res = if matches {
             let mut res = Response::new(empty());
             *res.status_mut() = StatusCode::NOT_MODIFIED;
-            set_validators(res.headers_mut(), &validators);
             res
-        }
-        Outcome::RangeNotSatisfiable { len } => {
-            let mut res = Response::new(empty());
-            *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                res.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
+        } else {
+            let len = code.len();
+            let mut res = Response::new(if req.head { empty() } else { full(code) });
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, content_type(&found.path));
             res
+        };
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        if let Ok(etag) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, etag);
         }
-        Outcome::AddSlash => {
-            let location = match uri.query() {
-                Some(query) => format!("{}/?{query}", uri.path()),
-                None => format!("{}/", uri.path()),
-            };
-            let mut res = Response::new(empty());
-            // Temporary: in a dev folder a directory may become a file at any time, and a
-            // cached permanent redirect would outlive it.
-            *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                res.headers_mut().insert(header::LOCATION, value);
-            }
-            res
-        }
-        Outcome::NotFound => {
-            let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
-            let mut res = page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &format!("No file at <code>{}</code>.", escape_html(&path)),
-            );
-            if req.head {
-                *res.body_mut() = empty();
-            }
-            res
-        }
-        Outcome::Forbidden => forbidden(),
+        res
     }
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+/// 200 or 206 with the file's bytes and headers.
+fn file_response(found: FoundFile) -> Response<Body> {
+    let status = if found.range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let send_len = match found.range {
+        Some((start, end)) => end - start + 1,
+        None => found.len,
+    };
+    let body = match found.body {
+        FileBody::Empty => empty(),
+        FileBody::Bytes(bytes) => full(bytes),
+        FileBody::Stream { file, len } => {
+            let reader = tokio::fs::File::from_std(file).take(len);
+            let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
+            let frames = futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
+            StreamBody::new(frames).boxed_unsync()
+        }
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    set_validators(headers, &found.validators);
+    headers.insert(header::CONTENT_TYPE, content_type(&found.path));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(send_len));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = found.range {
+        let value = format!("bytes {start}-{end}/{}", found.len);
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+    }
+    res
 }
 
 fn set_validators(headers: &mut HeaderMap, validators: &files::Validators) {
