@@ -24,6 +24,7 @@ struct Options {
     warmup: u64,
     concurrency: usize,
     env: Vec<(String, String)>,
+    server_args: Vec<&'static str>,
 }
 
 fn parse() -> Options {
@@ -33,6 +34,7 @@ fn parse() -> Options {
         warmup: 2,
         concurrency: 64,
         env: Vec::new(),
+        server_args: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -48,6 +50,7 @@ fn parse() -> Options {
             "--warmup" => opts.warmup = value().parse().expect("count"),
             "--concurrency" => opts.concurrency = value().parse().expect("count"),
             "--malloc-arena-max" => opts.env.push(("MALLOC_ARENA_MAX".into(), value())),
+            "--send-from-thread" => opts.server_args.push("--send-from-thread"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -59,7 +62,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
         let root = std::path::PathBuf::from(&args[2]);
-        common::serve_main(started, &root, args.iter().any(|a| a == "--watch"));
+        let flag = |f: &str| args.iter().any(|a| a == f);
+        common::serve_main(started, &root, flag("--watch"), flag("--send-from-thread"));
         return;
     }
     let opts = parse();
@@ -78,9 +82,16 @@ fn main() {
             .join(" ")
     };
     println!(
-        "server: separate process, Config::watch(false), env {server_env}; {} broadcasts per N \
-         after {} warm-up, custom event {{\"type\":\"custom\",\"event\":\"bench\",\"data\":{{\"seq\":N}}}}",
-        opts.broadcasts, opts.warmup
+        "server: separate process, Config::watch(false), env {server_env}, hub.custom called from {}; \
+         {} broadcasts per N after {} warm-up, 100 ms apart; payload \
+         {{\"type\":\"custom\",\"event\":\"bench\",\"data\":{{\"seq\":N}}}}",
+        if opts.server_args.is_empty() {
+            "a runtime task (like the watcher stage)"
+        } else {
+            "the stdin thread (outside the runtime)"
+        },
+        opts.broadcasts,
+        opts.warmup
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,11 +136,13 @@ fn main() {
          had it, distribution over broadcasts; send: time inside hub.custom (serialize + queue \
          to all), p50"
     );
-    println!("RSS after the broadcasts (KiB): ");
+    println!("CPU per broadcast (schedstat) and RSS after the broadcasts:");
     for r in &rows {
         println!(
-            "  N={:>6}: VmRSS {} KiB (RssAnon {} KiB), idle RssAnon delta/N {:.2} KiB, warm-up last client {:?} ms",
+            "  N={:>6}: CPU server {:.1} ms + clients {:.1} ms; VmRSS {} KiB (RssAnon {} KiB); idle RssAnon delta/N {:.2} KiB; warm-up last client {:?} ms",
             r.n,
+            r.server_cpu_ms,
+            r.client_cpu_ms,
             r.rss_after,
             r.anon_after,
             r.anon_per_client_kib,
@@ -160,12 +173,14 @@ struct Row {
     rss_after: u64,
     anon_after: u64,
     warmup_last: Vec<f64>,
+    server_cpu_ms: f64,
+    client_cpu_ms: f64,
 }
 
 async fn run(n: usize, opts: &Options) -> Row {
     let site = tempfile::tempdir().expect("temp dir");
     std::fs::write(site.path().join("index.html"), "<h1>bench</h1>\n").unwrap();
-    let mut server = ServerProc::spawn(site.path(), false, &opts.env);
+    let mut server = ServerProc::spawn(site.path(), &opts.server_args, &opts.env);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = server.rss_kib();
     let anon_before = common::status_kib(server.pid, "RssAnon");
@@ -192,7 +207,10 @@ async fn run(n: usize, opts: &Options) -> Row {
     let mut lasts = Vec::new();
     let mut warmup_last = Vec::new();
     let mut sends = Vec::new();
+    let (mut server_cpu, mut client_cpu) = (0u64, 0u64);
+    let me = std::process::id();
     for seq in 1..=opts.warmup + opts.broadcasts {
+        let cpu0 = (common::cpu_ns(server.pid), common::cpu_ns(me));
         clients.arm(seq);
         let t0 = Instant::now();
         server.command(&format!("broadcast {seq}"));
@@ -209,12 +227,15 @@ async fn run(n: usize, opts: &Options) -> Row {
             .nth(2)
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN);
+        let cpu1 = (common::cpu_ns(server.pid), common::cpu_ns(me));
         let last = times.iter().copied().fold(0.0, f64::max);
         if seq <= opts.warmup {
             warmup_last.push(last);
         } else {
             lasts.push(last);
             sends.push(send_us / 1e3);
+            server_cpu += cpu1.0 - cpu0.0;
+            client_cpu += cpu1.1 - cpu0.1;
             pooled.extend(times);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -243,5 +264,7 @@ async fn run(n: usize, opts: &Options) -> Row {
         rss_after,
         anon_after,
         warmup_last,
+        server_cpu_ms: server_cpu as f64 / 1e6 / opts.broadcasts as f64,
+        client_cpu_ms: client_cpu as f64 / 1e6 / opts.broadcasts as f64,
     }
 }

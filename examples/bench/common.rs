@@ -130,11 +130,12 @@ pub fn ms(d: Duration) -> f64 {
 // ---------------------------------------------------------------------------------------
 // The server process.
 
-/// Entry point of the server child: `--serve ROOT [--watch]`. Prints `ready PORT MICROS`
-/// (MICROS: process main to bound), then reads commands on stdin:
+/// Entry point of the server child: `--serve ROOT [--watch] [--send-from-thread]`. Prints
+/// `ready PORT MICROS` (MICROS: process main to bound), then reads commands on stdin:
 /// `broadcast SEQ` sends a custom `bench` event and answers `sent SEQ MICROS` (time spent in
-/// `hub.custom`); `quit` or end of input stops the server.
-pub fn serve_main(started: Instant, root: &Path, watch: bool) {
+/// `hub.custom`); `quit` or end of input stops the server. The send runs on a runtime task,
+/// as the watcher's payloads do, unless `--send-from-thread` (the stdin thread calls the hub).
+pub fn serve_main(started: Instant, root: &Path, watch: bool, from_thread: bool) {
     raise_nofile();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,21 +149,38 @@ pub fn serve_main(started: Instant, root: &Path, watch: bool) {
         println!("ready {port} {}", started.elapsed().as_micros());
         std::io::stdout().flush().ok();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        // A plain thread: the command goes to the hub the moment the pipe has it.
+        let broadcast = move |seq: u64| {
+            let t = Instant::now();
+            hub.custom("bench", Some(serde_json::json!({ "seq": seq })));
+            let took = t.elapsed().as_micros();
+            let mut out = std::io::stdout();
+            writeln!(out, "sent {seq} {took}").ok();
+            out.flush().ok();
+        };
+        let (seq_tx, mut seq_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let sender = if from_thread {
+            None
+        } else {
+            let broadcast = broadcast.clone();
+            Some(tokio::spawn(async move {
+                while let Some(seq) = seq_rx.recv().await {
+                    broadcast(seq);
+                }
+            }))
+        };
         std::thread::spawn(move || {
             let stdin = std::io::stdin();
-            let mut out = std::io::stdout();
             for line in stdin.lock().lines() {
                 let Ok(line) = line else { break };
                 let mut words = line.split_whitespace();
                 match (words.next(), words.next()) {
                     (Some("broadcast"), Some(seq)) => {
                         let seq: u64 = seq.parse().unwrap_or(0);
-                        let t = Instant::now();
-                        hub.custom("bench", Some(serde_json::json!({ "seq": seq })));
-                        let took = t.elapsed().as_micros();
-                        writeln!(out, "sent {seq} {took}").ok();
-                        out.flush().ok();
+                        if from_thread {
+                            broadcast(seq);
+                        } else {
+                            let _ = seq_tx.send(seq);
+                        }
                     }
                     (Some("quit"), _) => break,
                     _ => {}
@@ -175,7 +193,22 @@ pub fn serve_main(started: Instant, root: &Path, watch: bool) {
                 let _ = stop_rx.await;
             })
             .await;
+        if let Some(sender) = sender {
+            sender.abort();
+        }
     });
+}
+
+/// CPU time (user + system) used so far by all threads of a process, from schedstat (ns).
+pub fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// A server child process, killed when dropped.
@@ -193,13 +226,10 @@ pub struct ServerProc {
 }
 
 impl ServerProc {
-    pub fn spawn(root: &Path, watch: bool, env: &[(String, String)]) -> ServerProc {
+    pub fn spawn(root: &Path, args: &[&str], env: &[(String, String)]) -> ServerProc {
         let exe = std::env::current_exe().expect("current exe");
         let mut cmd = Command::new(exe);
-        cmd.arg("--serve").arg(root);
-        if watch {
-            cmd.arg("--watch");
-        }
+        cmd.arg("--serve").arg(root).args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -324,6 +354,11 @@ impl Clients {
             log: Mutex::new(Vec::new()),
             n: AtomicUsize::new(0),
         })
+    }
+
+    /// How many clients got the current round's message so far.
+    pub fn got(&self) -> usize {
+        self.got.load(Ordering::Acquire)
     }
 
     pub fn connected(&self) -> usize {
