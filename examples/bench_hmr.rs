@@ -62,8 +62,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
         let root = std::path::PathBuf::from(&args[2]);
-        let flag = |f: &str| args.iter().any(|a| a == f);
-        common::serve_main(started, &root, flag("--watch"), flag("--send-from-thread"));
+        common::serve_main(started, &root, &args[3..]);
         return;
     }
     let opts = parse();

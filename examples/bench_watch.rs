@@ -28,6 +28,7 @@ struct Options {
     files_per_package: usize,
     sources: usize,
     only: Option<String>,
+    server_args: Vec<String>,
 }
 
 fn parse() -> Options {
@@ -41,6 +42,7 @@ fn parse() -> Options {
         files_per_package: 100,
         sources: 10_000,
         only: None,
+        server_args: vec!["--watch".into()],
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -60,6 +62,10 @@ fn parse() -> Options {
             "--files-per-package" => opts.files_per_package = value().parse().expect("count"),
             "--sources" => opts.sources = value().parse().expect("count"),
             "--only" => opts.only = Some(value()),
+            "--settle-us" => {
+                let v = value();
+                opts.server_args.extend(["--settle-us".into(), v]);
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -71,8 +77,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
         let root = std::path::PathBuf::from(&args[2]);
-        let flag = |f: &str| args.iter().any(|a| a == f);
-        common::serve_main(started, &root, flag("--watch"), flag("--send-from-thread"));
+        common::serve_main(started, &root, &args[3..]);
         return;
     }
     let opts = parse();
@@ -82,8 +87,12 @@ fn main() {
         .join(" ");
     common::header("hotserve watcher", command.trim_end_matches(" --"));
     println!(
-        "server: separate process, hotserve::Server with the watcher on (2 ms settle, 50 ms max \
+        "server: separate process, hotserve::Server with the watcher on ({}, 50 ms max \
          hold); temp folders on {}",
+        match opts.server_args.iter().position(|a| a == "--settle-us") {
+            Some(i) => format!("settle {} us via Config::debounce", opts.server_args[i + 1]),
+            None => "default 2 ms settle".into(),
+        },
         std::env::temp_dir().display()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -103,6 +112,10 @@ fn main() {
         }
     });
     common::footer();
+}
+
+fn server_args(opts: &Options) -> Vec<&str> {
+    opts.server_args.iter().map(String::as_str).collect()
 }
 
 /// Matches an `update` naming `path`.
@@ -129,7 +142,7 @@ async fn latency(opts: &Options) {
     .unwrap();
     let css = site.path().join("style.css");
     std::fs::write(&css, "body { color: #000000; }\n").unwrap();
-    let server = ServerProc::spawn(site.path(), &["--watch"], &[]);
+    let server = ServerProc::spawn(site.path(), &server_args(opts), &[]);
     assert_eq!(get(server.addr, "/style.css").await, 200);
     let max = opts.clients.iter().copied().max().unwrap_or(1);
     let clients = Clients::new(max, update_of("/style.css"));
@@ -199,7 +212,7 @@ async fn burst(opts: &Options) {
         )
         .unwrap();
     }
-    let server = ServerProc::spawn(site.path(), &["--watch"], &[]);
+    let server = ServerProc::spawn(site.path(), &server_args(opts), &[]);
     for name in &names {
         assert_eq!(get(server.addr, &format!("/{name}")).await, 200);
     }
@@ -390,7 +403,7 @@ async fn startup(opts: &Options) {
     let mut detects = Vec::new();
     let mut rsses = Vec::new();
     for run in 1..=opts.startup_runs {
-        let server = ServerProc::spawn(site.path(), &["--watch"], &[]);
+        let server = ServerProc::spawn(site.path(), &server_args(opts), &[]);
         let ready = server.ready_at;
         let rss_ready = server.rss_kib();
         let (_, watches) = common::inotify_watches(server.pid);

@@ -130,19 +130,32 @@ pub fn ms(d: Duration) -> f64 {
 // ---------------------------------------------------------------------------------------
 // The server process.
 
-/// Entry point of the server child: `--serve ROOT [--watch] [--send-from-thread]`. Prints
+/// Entry point of the server child: `--serve ROOT [--watch] [--send-from-thread]
+/// [--settle-us N]`. Prints
 /// `ready PORT MICROS` (MICROS: process main to bound), then reads commands on stdin:
 /// `broadcast SEQ` sends a custom `bench` event and answers `sent SEQ MICROS` (time spent in
 /// `hub.custom`); `quit` or end of input stops the server. The send runs on a runtime task,
 /// as the watcher's payloads do, unless `--send-from-thread` (the stdin thread calls the hub).
-pub fn serve_main(started: Instant, root: &Path, watch: bool, from_thread: bool) {
+pub fn serve_main(started: Instant, root: &Path, args: &[String]) {
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let (watch, from_thread) = (flag("--watch"), flag("--send-from-thread"));
+    // `--settle-us N`: the watcher's settle (Config::debounce), for experiments.
+    let settle = args
+        .iter()
+        .position(|a| a == "--settle-us")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_micros);
     raise_nofile();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let config = hotserve::Config::new(root).port(0).watch(watch);
+        let mut config = hotserve::Config::new(root).port(0).watch(watch);
+        if let Some(settle) = settle {
+            config = config.debounce(settle);
+        }
         let server = hotserve::Server::bind(config).await.expect("server binds");
         let port = server.local_addr().port();
         let hub = server.hub().clone();
