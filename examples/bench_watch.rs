@@ -233,13 +233,11 @@ async fn burst(opts: &Options) {
     );
     let paths: Vec<_> = names.iter().map(|name| site.path().join(name)).collect();
     let modes = ["truncate", "in-place"];
-    let mut stamp = 0x100000;
-    for (mode, round) in modes
+    let runs = modes
         .iter()
-        .flat_map(|m| (1..=opts.burst_rounds).map(move |r| (*m, r)))
-    {
+        .flat_map(|m| (1..=opts.burst_rounds).map(move |r| (*m, r)));
+    for (stamp, (mode, round)) in (0x100001..).zip(runs) {
         clients.log.lock().unwrap().clear();
-        stamp += 1;
         let contents: Vec<String> = (0..n)
             .map(|i| format!(".f{i} {{ color: #{stamp:06x}; }}\n"))
             .collect();
