@@ -25,6 +25,7 @@ struct Options {
     concurrency: usize,
     env: Vec<(String, String)>,
     server_args: Vec<&'static str>,
+    idle_before: Duration,
 }
 
 fn parse() -> Options {
@@ -35,6 +36,7 @@ fn parse() -> Options {
         concurrency: 64,
         env: Vec::new(),
         server_args: Vec::new(),
+        idle_before: Duration::from_millis(300),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -50,7 +52,17 @@ fn parse() -> Options {
             "--warmup" => opts.warmup = value().parse().expect("count"),
             "--concurrency" => opts.concurrency = value().parse().expect("count"),
             "--malloc-arena-max" => opts.env.push(("MALLOC_ARENA_MAX".into(), value())),
+            // Any variable for the server process only, e.g. LD_PRELOAD for a heap profiler.
+            "--server-env" => {
+                let pair = value();
+                let (k, v) = pair.split_once('=').expect("--server-env KEY=VALUE");
+                opts.env.push((k.into(), v.into()));
+            }
             "--send-from-thread" => opts.server_args.push("--send-from-thread"),
+            // Time to attach a profiler (heaptrack -p, perf) before the clients connect.
+            "--idle-before-ms" => {
+                opts.idle_before = Duration::from_millis(value().parse().expect("ms"));
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -180,7 +192,7 @@ async fn run(n: usize, opts: &Options) -> Row {
     let site = tempfile::tempdir().expect("temp dir");
     std::fs::write(site.path().join("index.html"), "<h1>bench</h1>\n").unwrap();
     let mut server = ServerProc::spawn(site.path(), &opts.server_args, &opts.env);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(opts.idle_before).await;
     let rss_before = server.rss_kib();
     let anon_before = common::status_kib(server.pid, "RssAnon");
     let clients = Clients::new(
