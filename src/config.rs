@@ -19,6 +19,9 @@ pub struct Config {
     pub(crate) deny: Vec<String>,
     pub(crate) token: Option<String>,
     pub(crate) hmr_path: String,
+    pub(crate) hmr_host: Option<String>,
+    pub(crate) hmr_port: Option<u16>,
+    pub(crate) inject: bool,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -37,6 +40,9 @@ impl Config {
             deny: Vec::new(),
             token: None,
             hmr_path: "/".into(),
+            hmr_host: None,
+            hmr_port: None,
+            inject: true,
         }
     }
 
@@ -95,6 +101,30 @@ impl Config {
         } else {
             format!("/{path}")
         };
+        self
+    }
+
+    /// The host browsers connect the HMR socket to, when it differs from the page's (a
+    /// reverse proxy in front of hotserve). The server itself does not listen there.
+    /// Defaults to the page's host.
+    pub fn hmr_host(mut self, host: impl Into<String>) -> Self {
+        self.hmr_host = Some(host.into());
+        self
+    }
+
+    /// The port browsers connect the HMR socket to, when it differs from the page's (a
+    /// reverse proxy or a Docker port mapping). The server itself does not listen there.
+    /// Defaults to the page's port.
+    pub fn hmr_port(mut self, port: u16) -> Self {
+        self.hmr_port = Some(port);
+        self
+    }
+
+    /// Put the client's `<script type="module" src="/@vite/client">` into every served HTML
+    /// page, so pages reload and update by themselves. The client stays available at
+    /// `/@vite/client` either way. Defaults to `true`.
+    pub fn inject(mut self, inject: bool) -> Self {
+        self.inject = inject;
         self
     }
 

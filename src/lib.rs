@@ -12,6 +12,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod client;
 mod config;
 mod error;
 pub mod graph;

@@ -45,6 +45,22 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     deny: Vec<String>,
 
+    /// Do not put the HMR client's <script> into served HTML pages.
+    #[arg(long)]
+    no_inject: bool,
+
+    /// Host browsers connect the HMR socket to (a reverse proxy in front of hotserve).
+    #[arg(long, value_name = "HOST")]
+    hmr_host: Option<String>,
+
+    /// Port browsers connect the HMR socket to (a reverse proxy or a Docker port mapping).
+    #[arg(long, value_name = "PORT")]
+    hmr_port: Option<u16>,
+
+    /// URL path of the HMR socket (default /).
+    #[arg(long, value_name = "PATH")]
+    hmr_path: Option<String>,
+
     /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: String,
@@ -78,6 +94,16 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     }
     for pattern in &args.deny {
         config = config.deny(pattern);
+    }
+    config = config.inject(!args.no_inject);
+    if let Some(host) = &args.hmr_host {
+        config = config.hmr_host(host);
+    }
+    if let Some(port) = args.hmr_port {
+        config = config.hmr_port(port);
+    }
+    if let Some(path) = &args.hmr_path {
+        config = config.hmr_path(path);
     }
     let server = match Server::bind(config).await {
         Ok(server) => server,

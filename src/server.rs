@@ -1,6 +1,7 @@
 //! The composition root: binds the listener, accepts connections, and wires the stages
 //! together. Everything else in the crate is a stage that knows nothing of the others.
 
+use crate::client::{ClientConfig, ServedClient, url_host};
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
 use crate::http::{Site, host::HostPolicy, resolve::DenyList, ws::Peer};
 use crate::hub::Hub;
@@ -101,11 +102,12 @@ impl Server {
         Self::from_tokio(listener, site)
     }
 
-    fn from_tokio(listener: TcpListener, site: Site) -> Result<Self, Error> {
+    fn from_tokio(listener: TcpListener, mut site: Site) -> Result<Self, Error> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
+        site.client = site.client.bound_to(local_addr);
         Ok(Server {
             listener,
             local_addr,
@@ -191,6 +193,7 @@ impl Server {
 
 /// Validate the root and build the shared request handler state.
 fn site(config: &Config) -> Result<Site, Error> {
+    let token = config.token.clone().unwrap_or_else(random_token);
     let root = check_root(&config.root)?;
     Ok(Site {
         root,
@@ -198,9 +201,24 @@ fn site(config: &Config) -> Result<Site, Error> {
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
         spa: config.spa,
         hub: Hub::new(),
-        token: config.token.clone().unwrap_or_else(random_token),
         hmr_path: config.hmr_path.clone(),
+        client: ServedClient::new(&client_config(config, &token)),
+        token,
+        inject: config.inject,
     })
+}
+
+/// What the served client needs to know; the direct address is added once bound.
+fn client_config(config: &Config, token: &str) -> ClientConfig {
+    ClientConfig {
+        token: token.to_owned(),
+        host: config.hmr_host.as_deref().map(url_host),
+        port: config.hmr_port,
+        path: config.hmr_path.clone(),
+        direct_host: None,
+        direct_port: None,
+        spa: config.spa,
+    }
 }
 
 /// 9 random bytes as 12 base64url characters, as Vite makes its token.

@@ -5,6 +5,7 @@
 //! [`render`](super::render) turns outcomes into responses, so every branch (not modified,
 //! range not satisfiable, redirect ...) is one value that is easy to test and log.
 
+use super::inject;
 use super::resolve::{DenyList, SafePath};
 use bytes::Bytes;
 use std::fs::{self, File, Metadata};
@@ -16,6 +17,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// larger ones are streamed in chunks so memory stays flat whatever their size.
 pub(crate) const IN_MEMORY_LIMIT: u64 = 256 * 1024;
 
+/// HTML pages up to this size get the client's tag; larger ones (generated reports, say)
+/// are served as they are rather than read into memory whole.
+const INJECT_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// The request facts that decide the answer.
 #[derive(Debug, Default)]
 pub(crate) struct FileRequest {
@@ -26,6 +31,8 @@ pub(crate) struct FileRequest {
     pub head: bool,
     /// `Accept` allows HTML: a browser navigation (for the SPA fallback).
     pub accepts_html: bool,
+    /// Serve HTML pages with the client's `<script>` tag.
+    pub inject_client: bool,
 }
 
 /// What the file system said about a request.
@@ -185,10 +192,19 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         _ => return Outcome::Forbidden,
     };
     let len = meta.len();
-    let validators = validators_of(&meta);
+    let mut validators = validators_of(&meta);
+    let inject = req.inject_client && inject::is_html(&path) && len <= INJECT_LIMIT;
+    if inject {
+        // Sent with the client's tag: a validator of its own, so a copy cached without the
+        // tag is never revalidated as this one.
+        validators.etag = inject::injected_etag(&validators.etag);
+    }
 
     if not_modified(req, &validators) {
         return Outcome::NotModified(validators);
+    }
+    if inject {
+        return open_injected(file, path, validators, len, req.head);
     }
     let range = if range_applies(req, &validators) {
         match req.range.as_deref().map(|r| parse_range(r, len)) {
@@ -227,6 +243,38 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         validators,
         len,
         range,
+        body,
+    })
+}
+
+/// An HTML page with the client's tag. Ranges are ignored: the file's offsets do not
+/// describe the bytes sent, and browsers never ask for ranges of pages.
+fn open_injected(
+    mut file: File,
+    path: PathBuf,
+    validators: Validators,
+    len: u64,
+    head: bool,
+) -> Outcome {
+    let (len, body) = if head {
+        (len + inject::CLIENT_TAG.len() as u64, FileBody::Empty)
+    } else {
+        match read_part(&mut file, 0, len) {
+            Ok(bytes) => {
+                let page = inject::inject_client(&bytes);
+                (page.len() as u64, FileBody::Bytes(Bytes::from(page)))
+            }
+            Err(err) => {
+                tracing::debug!(path = %path.display(), %err, "read failed");
+                return Outcome::NotFound;
+            }
+        }
+    };
+    Outcome::File(FoundFile {
+        path,
+        validators,
+        len,
+        range: None,
         body,
     })
 }

@@ -4,6 +4,7 @@
 pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
+pub(crate) mod inject;
 pub(crate) mod resolve;
 pub(crate) mod ws;
 
@@ -42,6 +43,10 @@ pub(crate) struct Site {
     pub token: String,
     /// Where the HMR socket listens.
     pub hmr_path: String,
+    /// The browser client served at `/@vite/client`.
+    pub client: crate::client::ServedClient,
+    /// Put the client's `<script>` into served HTML pages.
+    pub inject: bool,
 }
 
 impl Site {
@@ -111,6 +116,9 @@ impl Site {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return res;
         }
+        if req.uri().path() == crate::client::CLIENT_PATH {
+            return serve_client(&self.client, &req);
+        }
         let safe = match resolve::resolve(req.uri().path()) {
             Ok(safe) => safe,
             Err(Refusal::BadRequest) => {
@@ -118,7 +126,7 @@ impl Site {
             }
             Err(Refusal::Forbidden) => return forbidden(),
         };
-        let file_req = file_request(&req);
+        let file_req = file_request(&req, self.inject);
         let site = self.clone();
         let decided = tokio::task::spawn_blocking(move || {
             let outcome = files::decide(&site.root, &site.deny, site.spa, &safe, &file_req);
@@ -147,7 +155,7 @@ fn request_host<B>(req: &Request<B>) -> Option<&str> {
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
-fn file_request<B>(req: &Request<B>) -> FileRequest {
+fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
     let headers = req.headers();
     let text = |name: header::HeaderName| header_text(headers, name);
     FileRequest {
@@ -165,6 +173,7 @@ fn file_request<B>(req: &Request<B>) -> FileRequest {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("text/html")),
+        inject_client,
     }
 }
 
@@ -244,11 +253,17 @@ fn render(outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Bod
         }
         Outcome::NotFound => {
             let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
-            let mut res = page(
-                StatusCode::NOT_FOUND,
-                "Not found",
-                &format!("No file at <code>{}</code>.", escape_html(&path)),
-            );
+            let body = format!("No file at <code>{}</code>.", escape_html(&path));
+            let mut res = if req.inject_client {
+                // The 404 page gets the client too: creating the file then reloads it.
+                let html = page_html(StatusCode::NOT_FOUND, "Not found", &body);
+                html_response(
+                    StatusCode::NOT_FOUND,
+                    inject::inject_client(html.as_bytes()),
+                )
+            } else {
+                page(StatusCode::NOT_FOUND, "Not found", &body)
+            };
             if req.head {
                 *res.body_mut() = empty();
             }
@@ -256,6 +271,44 @@ fn render(outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Bod
         }
         Outcome::Forbidden => forbidden(),
     }
+}
+
+/// The client script: rendered once at startup, revalidated by its entity tag.
+fn serve_client<B>(client: &crate::client::ServedClient, req: &Request<B>) -> Response<Body> {
+    let etag = HeaderValue::from_str(&client.etag).ok();
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == client.etag)
+        });
+    let mut res = if fresh {
+        let mut res = Response::new(empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            full(client.body.clone())
+        };
+        let mut res = Response::new(body);
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(client.body.len()));
+        res
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+    res
 }
 
 fn set_validators(headers: &mut HeaderMap, validators: &files::Validators) {
@@ -319,11 +372,18 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// A small HTML page for errors, so a person in a browser sees what happened.
 pub(crate) fn page(status: StatusCode, title: &str, body_html: &str) -> Response<Body> {
-    let html = format!(
+    html_response(status, page_html(status, title, body_html))
+}
+
+fn page_html(status: StatusCode, title: &str, body_html: &str) -> String {
+    format!(
         "<!doctype html><meta charset=utf-8><title>{status_code} {title}</title>\
          <h1>{status_code} {title}</h1><p>{body_html}</p><hr><small>hotserve</small>\n",
         status_code = status.as_u16(),
-    );
+    )
+}
+
+fn html_response(status: StatusCode, html: impl Into<Bytes>) -> Response<Body> {
     let mut res = Response::new(full(html));
     *res.status_mut() = status;
     let headers = res.headers_mut();
