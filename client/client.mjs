@@ -184,11 +184,11 @@ async function notify(event, data) {
 /** Swap each `<link>` whose href contains the path for a fresh clone; the old one goes
  * only once the new one has loaded (or failed), so the page never shows unstyled.
  * @param {{path: string, timestamp: number}} u */
-function swapCss({ path, timestamp }) {
+async function swapCss({ path, timestamp }) {
   const links = [...document.querySelectorAll("link")].filter(
     (el) => !el.dataset.hmrOld && el.href && pathOf(el.href).includes(path),
   );
-  return Promise.all(
+  await Promise.all(
     links.map(
       (el) =>
         new Promise((resolve) => {
