@@ -467,6 +467,7 @@ fn manual_site() -> TempDir {
 import { value } from "/dep.js";
 import "/counter.js";
 const hot = createHotContext("/main.js");
+hot.send("test:early", { at: "module evaluation" });
 window.__dep = value;
 window.__hot = hot;
 hot.accept("/dep.js", (mod) => { window.__dep = mod.value; __events.push({ depAccepted: mod.value }); });
@@ -741,15 +742,18 @@ fn custom_events_prune_send_and_invalidate_go_both_ways() {
     let pruned = events.iter().position(|e| e["pruned"] == 1);
     assert!(disposed.is_some() && disposed < pruned, "{events:?}");
 
-    tab.eval("__hot.send('test:hello', { a: 1 })");
-    let (event, data) = server.event(|e| match e {
-        HubEvent::ClientCustom { event, data, .. } => Some((event, data)),
+    // Sent before the socket was open: queued, then delivered.
+    let early = server.event(|e| match e {
+        HubEvent::ClientCustom { event, data, .. } if event == "test:early" => Some(data),
         _ => None,
     });
-    assert_eq!(
-        (event.as_str(), data),
-        ("test:hello", Some(json!({"a": 1})))
-    );
+    assert_eq!(early, Some(json!({"at": "module evaluation"})));
+    tab.eval("__hot.send('test:hello', { a: 1 })");
+    let data = server.event(|e| match e {
+        HubEvent::ClientCustom { event, data, .. } if event == "test:hello" => Some(data),
+        _ => None,
+    });
+    assert_eq!(data, Some(json!({"a": 1})));
 
     tab.eval("__hot.invalidate('exports changed')");
     let message = server.event(|e| match e {
@@ -868,6 +872,38 @@ fn a_restarted_server_makes_the_page_reload_by_itself() {
     tab.wait(
         "document.getElementById('title').textContent === 'after restart'",
         SHORT,
+    );
+    tab.wait_connected(2);
+    tab.assert_clean(true);
+}
+
+#[test]
+fn a_hidden_tab_stops_polling_until_it_is_shown_again() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    let mut server = Binary::start(site.path(), 0);
+    let port = server.addr.port();
+    tab.open(&server.url("/"));
+    tab.wait_connected(1);
+    let first = tab.load_id();
+    let set_visibility = |tab: &mut Tab, state: &str| {
+        tab.eval(&format!(
+            "Object.defineProperty(document, 'visibilityState', {{ configurable: true, get: () => '{state}' }}); \
+             document.dispatchEvent(new Event('visibilitychange'))"
+        ));
+    };
+
+    server.kill();
+    set_visibility(&mut tab, "hidden");
+    tab.wait_console("server connection lost", 1, SHORT);
+    let _restarted = Binary::start(site.path(), port);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(tab.load_id(), first, "no polling while hidden");
+
+    set_visibility(&mut tab, "visible");
+    tab.wait(
+        &format!("window.__loadId && window.__loadId !== {first}"),
+        Duration::from_secs(3),
     );
     tab.wait_connected(2);
     tab.assert_clean(true);
