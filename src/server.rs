@@ -212,6 +212,7 @@ fn site(config: &Config) -> Result<Site, Error> {
     let root = check_root(&config.root)?;
     Ok(Site {
         plan: Arc::new(Plan::new(root.clone())),
+        cache: Default::default(),
         root,
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
@@ -257,6 +258,8 @@ fn spawn_stages(site: &Arc<Site>, watcher: Option<(Watcher, mpsc::Receiver<Chang
             // The watcher lives as long as this task; dropping it stops watching.
             let _watcher = watcher;
             while let Some(set) = changes.recv().await {
+                site.cache
+                    .forget(set.changes.iter().map(|c| c.path.as_path()));
                 let plan = site.plan.clone();
                 let first_event = set.first_event;
                 let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {

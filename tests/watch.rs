@@ -319,3 +319,17 @@ async fn a_server_without_watching_sends_nothing_for_saves() {
     site.server.hub.custom("probe", None);
     assert_eq!(site.next().await["event"], "probe");
 }
+
+#[tokio::test]
+async fn a_same_size_save_is_served_fresh_once_its_update_arrives() {
+    let mut site = Site::start(&[]).await;
+    for colour in ["blue", "teal", "navy", "gold"] {
+        let css = format!("body {{ color: {colour} }}");
+        site.write("style.css", &css);
+        let payload = site.next().await;
+        assert_eq!(css_paths(&payload), ["/style.css"]);
+        let t = payload["updates"][0]["timestamp"].as_u64().unwrap();
+        let reply = site.server.get(&format!("/style.css?t={t}")).await;
+        assert_eq!(reply.text(), css);
+    }
+}

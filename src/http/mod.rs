@@ -44,6 +44,8 @@ pub(crate) struct Site {
     pub hmr_path: String,
     /// What browsers loaded, and the module graph.
     pub plan: Arc<crate::plan::Plan>,
+    /// Small files by request path.
+    pub cache: files::FileCache,
 }
 
 impl Site {
@@ -121,9 +123,19 @@ impl Site {
             Err(Refusal::Forbidden) => return forbidden(),
         };
         let file_req = file_request(&req);
+        if let Some(outcome) = self.cache.lookup(&self.root, &safe, &file_req) {
+            return self.render(outcome, &file_req, req.uri());
+        }
         let site = self.clone();
         let decided = tokio::task::spawn_blocking(move || {
-            let outcome = files::decide(&site.root, &site.deny, site.spa, &safe, &file_req);
+            let outcome = files::decide(
+                &site.root,
+                &site.deny,
+                site.spa,
+                &site.cache,
+                &safe,
+                &file_req,
+            );
             (outcome, file_req)
         })
         .await;
