@@ -1,6 +1,7 @@
 //! What a server serves and how: every knob with its default, validated once at startup.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Settings for a [`Server`](crate::Server). Build with [`Config::new`] and the by-value setters.
 ///
@@ -22,6 +23,10 @@ pub struct Config {
     pub(crate) hmr_host: Option<String>,
     pub(crate) hmr_port: Option<u16>,
     pub(crate) inject: bool,
+    pub(crate) watch: bool,
+    pub(crate) poll: Option<Duration>,
+    pub(crate) debounce: Duration,
+    pub(crate) ignore: Vec<String>,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -43,6 +48,10 @@ impl Config {
             hmr_host: None,
             hmr_port: None,
             inject: true,
+            watch: true,
+            poll: None,
+            debounce: Duration::from_millis(2),
+            ignore: Vec::new(),
         }
     }
 
@@ -125,6 +134,37 @@ impl Config {
     /// `/@vite/client` either way. Defaults to `true`.
     pub fn inject(mut self, inject: bool) -> Self {
         self.inject = inject;
+        self
+    }
+
+    /// Watch the root and turn saves into HMR payloads. Build tools that write their own
+    /// output turn this off and push changes through the [`Hub`](crate::Hub). Defaults to
+    /// `true`.
+    pub fn watch(mut self, watch: bool) -> Self {
+        self.watch = watch;
+        self
+    }
+
+    /// Poll the file system every `interval` instead of using native events (inotify,
+    /// FSEvents): for WSL2 folders, Docker bind mounts and network drives, where native events
+    /// do not arrive. Defaults to `None` (native events; polling only as a fallback when they
+    /// cannot start).
+    pub fn poll(mut self, interval: Option<Duration>) -> Self {
+        self.poll = interval;
+        self
+    }
+
+    /// How long the file system must be quiet before a batch of changes goes out. Bursts
+    /// are still flushed at least every 50 ms. Defaults to 2 ms.
+    pub fn debounce(mut self, settle: Duration) -> Self {
+        self.debounce = settle;
+        self
+    }
+
+    /// Do not watch paths matching this gitignore-style glob, on top of `.gitignore`,
+    /// `.ignore`, `node_modules/`, `.git/` and editor temp files. Defaults to none.
+    pub fn ignore(mut self, glob: impl Into<String>) -> Self {
+        self.ignore.push(glob.into());
         self
     }
 

@@ -59,6 +59,9 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The file watcher could not start.
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
     /// A pattern given in the configuration is not a valid glob.
     #[error("invalid pattern {pattern:?}: {reason}")]
     BadPattern {

@@ -18,6 +18,7 @@ mod error;
 pub mod graph;
 mod http;
 mod hub;
+mod plan;
 pub mod protocol;
 mod server;
 pub mod watch;

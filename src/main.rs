@@ -6,7 +6,7 @@ use hotserve::{Config, Server};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A dev server with Vite-compatible hot module reload for any frontend folder.
 #[derive(Debug, Parser)]
@@ -60,6 +60,22 @@ struct Args {
     /// URL path of the HMR socket (default /).
     #[arg(long, value_name = "PATH")]
     hmr_path: Option<String>,
+    /// Do not watch ROOT for changes (serve only).
+    #[arg(long)]
+    no_watch: bool,
+
+    /// Poll for changes every MS milliseconds (default 300) instead of native events: for
+    /// WSL2, Docker bind mounts and network drives.
+    #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "300")]
+    poll: Option<u64>,
+
+    /// Send a batch of changes once files have been quiet this long (milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 2)]
+    debounce: u64,
+
+    /// Do not watch paths matching this gitignore-style glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    ignore: Vec<String>,
 
     /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -88,7 +104,13 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         .host(&args.host)
         .port(args.port)
         .strict_port(args.strict_port)
-        .spa(args.spa);
+        .spa(args.spa)
+        .watch(!args.no_watch)
+        .poll(args.poll.map(Duration::from_millis))
+        .debounce(Duration::from_millis(args.debounce));
+    for glob in &args.ignore {
+        config = config.ignore(glob);
+    }
     for host in &args.allowed_hosts {
         config = config.allowed_host(host);
     }

@@ -4,7 +4,9 @@
 use crate::client::{ClientConfig, ServedClient, url_host};
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
 use crate::http::{Site, host::HostPolicy, resolve::DenyList, ws::Peer};
-use crate::hub::Hub;
+use crate::hub::{Hub, HubEvent};
+use crate::plan::Plan;
+use crate::watch::{ChangeSet, WatchOptions, Watcher};
 use crate::{Config, Error};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -18,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc};
 
 /// How many ports after the requested one are tried when it is taken.
 const PORT_ATTEMPTS: u16 = 100;
@@ -40,6 +43,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     site: Arc<Site>,
+    watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>,
 }
 
 impl std::fmt::Debug for Server {
@@ -56,6 +60,7 @@ impl Server {
     /// `strict_port` is off, the next ports are tried (and the switch is logged).
     pub async fn bind(config: Config) -> Result<Self, Error> {
         let site = site(&config)?;
+        let watcher = start_watcher(&config, &site).await?;
         let ip = resolve_host(&config.host).await?;
         let first = config.port;
         let attempts = if config.strict_port || first == 0 {
@@ -70,7 +75,7 @@ impl Server {
                     if offset > 0 {
                         tracing::info!("port {first} is in use, using {} instead", addr.port());
                     }
-                    return Self::from_tokio(listener, site);
+                    return Self::from_tokio(listener, site, watcher);
                 }
                 Err(err) if err.kind() == io::ErrorKind::AddrInUse => {
                     if config.strict_port {
@@ -91,18 +96,23 @@ impl Server {
 
     /// Serve on a listener the caller bound (the config's host and port are ignored), so
     /// embedders and tests control the address.
-    pub fn from_listener(listener: StdListener, config: Config) -> Result<Self, Error> {
+    pub async fn from_listener(listener: StdListener, config: Config) -> Result<Self, Error> {
         let site = site(&config)?;
+        let watcher = start_watcher(&config, &site).await?;
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let bind_err = |source| Error::Bind { addr, source };
         listener.set_nonblocking(true).map_err(bind_err)?;
         let listener = TcpListener::from_std(listener).map_err(bind_err)?;
-        Self::from_tokio(listener, site)
+        Self::from_tokio(listener, site, watcher)
     }
 
-    fn from_tokio(listener: TcpListener, mut site: Site) -> Result<Self, Error> {
+    fn from_tokio(
+        listener: TcpListener,
+        mut site: Site,
+        watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>,
+    ) -> Result<Self, Error> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
@@ -112,6 +122,7 @@ impl Server {
             listener,
             local_addr,
             site: Arc::new(site),
+            watcher,
         })
     }
 
@@ -138,7 +149,13 @@ impl Server {
     /// Serve until `shutdown` resolves, then stop accepting, give in-flight requests a short
     /// grace period, and return.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server { listener, site, .. } = self;
+        let Server {
+            listener,
+            site,
+            watcher,
+            ..
+        } = self;
+        let stages = spawn_stages(&site, watcher);
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         tokio::pin!(shutdown);
@@ -187,6 +204,7 @@ impl Server {
                 }
             }
         };
+        stages.abort();
         tokio::join!(http, site.hub.close_all(SHUTDOWN_GRACE));
     }
 }
@@ -196,6 +214,8 @@ fn site(config: &Config) -> Result<Site, Error> {
     let token = config.token.clone().unwrap_or_else(random_token);
     let root = check_root(&config.root)?;
     Ok(Site {
+        plan: Arc::new(Plan::new(root.clone())),
+        cache: Default::default(),
         root,
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
@@ -219,6 +239,92 @@ fn client_config(config: &Config, token: &str) -> ClientConfig {
         direct_port: None,
         spa: config.spa,
     }
+}
+
+/// Start watching the root (walking it on a blocking thread: big trees take a moment).
+async fn start_watcher(
+    config: &Config,
+    site: &Site,
+) -> Result<Option<(Watcher, mpsc::Receiver<ChangeSet>)>, Error> {
+    if !config.watch {
+        return Ok(None);
+    }
+    let options = WatchOptions::new(site.root.clone())
+        .poll(config.poll)
+        .settle(config.debounce)
+        .ignore_globs(config.ignore.iter().cloned());
+    Ok(Some(Watcher::start(options)?))
+}
+
+/// The stages that run beside the accept loop: watched changes -> plan -> hub, and
+/// `hot.invalidate()` from clients -> plan -> hub. Aborted on shutdown.
+struct Stages(Vec<tokio::task::JoinHandle<()>>);
+
+impl Stages {
+    fn abort(&self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+fn spawn_stages(site: &Arc<Site>, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
+    let mut tasks = Vec::new();
+    if let Some((watcher, mut changes)) = watcher {
+        let site = site.clone();
+        tasks.push(tokio::spawn(async move {
+            // The watcher lives as long as this task; dropping it stops watching.
+            let _watcher = watcher;
+            while let Some(set) = changes.recv().await {
+                site.cache
+                    .forget(set.changes.iter().map(|c| c.path.as_path()));
+                let plan = site.plan.clone();
+                let first_event = set.first_event;
+                let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
+                    Ok(outcome) => outcome,
+                    Err(err) => {
+                        tracing::warn!(%err, "planning a change failed");
+                        continue;
+                    }
+                };
+                for payload in outcome.payloads {
+                    tracing::info!(
+                        "{} ({:.1?})",
+                        crate::plan::describe(&payload),
+                        first_event.elapsed()
+                    );
+                    site.hub.send(payload);
+                }
+            }
+        }));
+    }
+    let site = site.clone();
+    let mut events = site.hub.subscribe();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(HubEvent::Invalidate { message, .. }) => {
+                    if let Some(payload) = site.plan.invalidate(&message) {
+                        tracing::info!(
+                            "{} (invalidated by {})",
+                            crate::plan::describe(&payload),
+                            message.path
+                        );
+                        site.hub.send(payload);
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        "missed {missed} client events; reloading pages to stay consistent"
+                    );
+                    site.hub.full_reload();
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }));
+    Stages(tasks)
 }
 
 /// 9 random bytes as 12 base64url characters, as Vite makes its token.

@@ -325,7 +325,8 @@ impl Drop for Binary {
     }
 }
 
-/// hotserve as a library in this process, so the test sends payloads through its hub.
+/// hotserve as a library in this process, so the test sends payloads through its hub
+/// (and only those: its watcher is off).
 struct InProcess {
     rt: tokio::runtime::Runtime,
     addr: SocketAddr,
@@ -342,7 +343,7 @@ impl InProcess {
             .build()
             .expect("runtime");
         let server = rt
-            .block_on(Server::bind(config.port(0)))
+            .block_on(Server::bind(config.port(0).watch(false)))
             .expect("server binds");
         let addr = server.local_addr();
         let hub = server.hub().clone();
@@ -833,12 +834,13 @@ if (import.meta.hot) {
 
 fn real_counter(version: u32) -> String {
     format!(
+        // `import.meta.hot.accept(` spelled out: servers find self-accepting modules by it.
         r#"export const version = {version};
-const hot = import.meta.hot;
-hot.data.loads = (hot.data.loads || 0) + 1;
-window.__counter = {{ version, loads: hot.data.loads, disposedBefore: hot.data.disposedBy || null }};
-hot.dispose((data) => {{ data.disposedBy = version; }});
-hot.accept();
+const data = import.meta.hot.data;
+data.loads = (data.loads || 0) + 1;
+window.__counter = {{ version, loads: data.loads, disposedBefore: data.disposedBy || null }};
+import.meta.hot.dispose((data) => {{ data.disposedBy = version; }});
+import.meta.hot.accept();
 "#
     )
 }
@@ -909,12 +911,9 @@ fn a_hidden_tab_stops_polling_until_it_is_shown_again() {
     tab.assert_clean(true);
 }
 
-// The scenarios below edit files and expect the server to notice: they need the watcher
-// and module graph wired into `Server` (watch -> plan -> hub, and `import.meta.hot`
-// contexts plus `?t=` freshness in served modules). Remove the `ignore` once main has it.
+// Saves picked up by the server's watcher, end to end.
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring in Server"]
 fn editing_css_changes_the_computed_style_without_reload_or_flash() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
@@ -934,7 +933,6 @@ fn editing_css_changes_the_computed_style_without_reload_or_flash() {
 }
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring and import.meta.hot contexts in Server"]
 fn editing_a_self_accepting_module_runs_new_code_keeping_hot_data() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
@@ -951,7 +949,6 @@ fn editing_a_self_accepting_module_runs_new_code_keeping_hot_data() {
 }
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring and import.meta.hot contexts in Server"]
 fn editing_an_accepted_dep_hands_the_new_module_to_the_boundary() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
@@ -965,7 +962,6 @@ fn editing_an_accepted_dep_hands_the_new_module_to_the_boundary() {
 }
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring and ?t= freshness in served modules"]
 fn editing_a_leaf_under_a_nested_chain_reruns_the_boundary_with_the_fresh_leaf() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
@@ -979,7 +975,6 @@ fn editing_a_leaf_under_a_nested_chain_reruns_the_boundary_with_the_fresh_leaf()
 }
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring in Server"]
 fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
@@ -995,7 +990,6 @@ fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
 }
 
 #[test]
-#[ignore = "needs the watcher -> plan -> hub wiring in Server"]
 fn editing_the_html_reloads_the_page_with_the_new_content() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();

@@ -258,10 +258,17 @@ async fn the_no_inject_flag_turns_injection_off_in_the_binary() {
         .spawn()
         .expect("binary starts");
     let stdout = child.stdout.take().expect("stdout");
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("Local:").nth(1).map(|u| u.trim().to_owned()))
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keep reading: a closed pipe would make the server's next line of output fail.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("Local:").nth(1) {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
         .expect("banner has the Local URL");
     let addr: std::net::SocketAddr = url
         .trim_start_matches("http://")

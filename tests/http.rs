@@ -568,7 +568,7 @@ async fn a_pre_bound_listener_is_used_as_is() {
     let fx = Fixture::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = Server::from_listener(listener, fx.config()).unwrap();
+    let server = Server::from_listener(listener, fx.config()).await.unwrap();
     assert_eq!(server.local_addr(), addr);
     tokio::spawn(server.run(std::future::pending()));
     assert_eq!(request(addr, "GET", "/style.css", &[]).await.status, 200);

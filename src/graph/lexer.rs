@@ -134,6 +134,7 @@ const EXPRESSION_KEYWORDS: &[&str] = &[
     "await",
     "case",
     "debugger",
+    "default",
     "delete",
     "do",
     "else",
@@ -262,6 +263,9 @@ impl Lexer<'_> {
                     self.last = Last::Value;
                 }
                 b'0'..=b'9' => self.number(),
+                0x80.. if self.unicode_space(self.pos) > 0 => {
+                    self.pos += self.unicode_space(self.pos)
+                }
                 _ if is_ident_byte(b) => self.word(),
                 _ => {
                     self.pos += 1;
@@ -313,10 +317,22 @@ impl Lexer<'_> {
     }
 
     fn word_end(&self, mut p: usize) -> usize {
-        while p < self.src.len() && is_ident_byte(self.src[p]) {
+        while p < self.src.len() && is_ident_byte(self.src[p]) && self.unicode_space(p) == 0 {
             p += 1;
         }
         p
+    }
+
+    /// The byte length of the non-ASCII whitespace (NBSP, BOM, line separators...) at `p`,
+    /// or 0; JavaScript separates tokens with these as with ASCII spaces.
+    fn unicode_space(&self, p: usize) -> usize {
+        if self.at(p) < 0x80 || !self.text.is_char_boundary(p) {
+            return 0;
+        }
+        match self.text[p..].chars().next() {
+            Some(c) if c.is_whitespace() || c == '\u{FEFF}' => c.len_utf8(),
+            _ => 0,
+        }
     }
 
     fn word(&mut self) {
@@ -336,6 +352,8 @@ impl Lexer<'_> {
                     self.last = Last::Ident(start, end);
                 }
             }
+            // `a.return / 2`: a property name is never a keyword.
+            _ if property => self.last = Last::Value,
             _ => self.last = Last::Ident(start, end),
         }
     }
@@ -527,6 +545,7 @@ impl Lexer<'_> {
                 b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => p += 1,
                 b'/' if self.at(p + 1) == b'/' => p = self.line_end(p),
                 b'/' if self.at(p + 1) == b'*' => p = self.block_comment_end(p),
+                0x80.. if self.unicode_space(p) > 0 => p += self.unicode_space(p),
                 _ => return p,
             }
         }

@@ -166,12 +166,19 @@ fn division_is_not_mistaken_for_a_regex() {
 }
 
 #[test]
+fn keywords_used_as_property_names_do_not_start_a_regex() {
+    let source = "x = a.return / 2; y = b.default / c; import('./after.js'); // /";
+    assert_eq!(specifiers(source), some(&["./after.js"]));
+}
+
+#[test]
 fn regex_literals_hide_imports() {
     let source = r#"
         x = /import("y")/;
         if (ok) /import "z"/.test(s);
         const re = /[/]import('w')/g, n = 1;
         function f() { return /"/.test(q) }
+        export default /import("./after-default.js")/;
         import("./real.js");
     "#;
     assert_eq!(specifiers(source), some(&["./real.js"]));
@@ -212,6 +219,13 @@ fn unicode_source_keeps_ranges_on_char_boundaries() {
     for spec in values {
         assert_eq!(&source[spec.range.clone()], spec.value);
     }
+}
+
+#[test]
+fn a_byte_order_mark_and_unicode_spaces_separate_tokens() {
+    let source =
+        "\u{FEFF}import a from './a.js';\u{00A0}import\u{00A0}'./b.js';\u{2028}import('./c.js')";
+    assert_eq!(specifiers(source), some(&["./a.js", "./b.js", "./c.js"]));
 }
 
 #[test]
@@ -702,6 +716,15 @@ fn the_preamble_goes_after_a_hashbang_and_escapes_the_url() {
     assert_eq!(
         out,
         format!("#!/usr/bin/env node\n{PREAMBLE_START}\"/we\\\"ird é.js\");import.meta.hot")
+    );
+}
+
+#[test]
+fn the_preamble_goes_after_a_byte_order_mark() {
+    let out = transform_module("/a.js", "\u{FEFF}import.meta.hot", &ModuleGraph::new());
+    assert_eq!(
+        out,
+        format!("\u{FEFF}{PREAMBLE_START}\"/a.js\");import.meta.hot")
     );
 }
 

@@ -61,11 +61,13 @@ fn transform_scanned(url: &str, source: &str, scanned: &ScanResult, graph: &Modu
     let mut out = String::with_capacity(source.len() + 200);
     let mut copied = 0;
     if scanned.hot.mentioned {
-        // A hashbang must stay first; the preamble goes at the start of the next line.
-        if source.starts_with("#!") {
+        // A byte-order mark and a hashbang must stay first; after a hashbang the preamble
+        // goes at the start of the next line.
+        copied = if source.starts_with('\u{FEFF}') { 3 } else { 0 };
+        if source[copied..].starts_with("#!") {
             copied = source.find('\n').map_or(source.len(), |i| i + 1);
-            out.push_str(&source[..copied]);
         }
+        out.push_str(&source[..copied]);
         let owner = serde_json::Value::from(url).to_string();
         out.push_str(&format!(
             "import {{ createHotContext as __vite__createHotContext }} from \"{CLIENT_URL}\";\

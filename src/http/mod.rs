@@ -9,7 +9,7 @@ pub(crate) mod resolve;
 pub(crate) mod ws;
 
 use bytes::Bytes;
-use files::{FileBody, FileRequest, Outcome};
+use files::{FileBody, FileRequest, FoundFile, Outcome, Rewrite};
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -43,6 +43,10 @@ pub(crate) struct Site {
     pub token: String,
     /// Where the HMR socket listens.
     pub hmr_path: String,
+    /// What browsers loaded, and the module graph.
+    pub plan: Arc<crate::plan::Plan>,
+    /// Small files by request path.
+    pub cache: files::FileCache,
     /// The browser client served at `/@vite/client`.
     pub client: crate::client::ServedClient,
     /// Put the client's `<script>` into served HTML pages.
@@ -127,14 +131,24 @@ impl Site {
             Err(Refusal::Forbidden) => return forbidden(),
         };
         let file_req = file_request(&req, self.inject);
+        if let Some(outcome) = self.cache.lookup(&self.root, &safe, &file_req) {
+            return self.render(outcome, &file_req, req.uri());
+        }
         let site = self.clone();
         let decided = tokio::task::spawn_blocking(move || {
-            let outcome = files::decide(&site.root, &site.deny, site.spa, &safe, &file_req);
+            let outcome = files::decide(
+                &site.root,
+                &site.deny,
+                site.spa,
+                &site.cache,
+                &safe,
+                &file_req,
+            );
             (outcome, file_req)
         })
         .await;
         match decided {
-            Ok((outcome, file_req)) => render(outcome, &file_req, req.uri()),
+            Ok((outcome, file_req)) => self.render(outcome, &file_req, req.uri()),
             Err(err) => {
                 tracing::warn!(%err, "file task failed");
                 page(
@@ -184,106 +198,162 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(str::to_owned)
 }
 
-/// Turn a decision into a response.
-fn render(outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Body> {
-    match outcome {
-        Outcome::File(found) => {
-            let status = if found.range.is_some() {
-                StatusCode::PARTIAL_CONTENT
-            } else {
-                StatusCode::OK
-            };
-            let send_len = match found.range {
-                Some((start, end)) => end - start + 1,
-                None => found.len,
-            };
-            let body = match found.body {
-                FileBody::Empty => empty(),
-                FileBody::Bytes(bytes) => full(bytes),
-                FileBody::Stream { file, len } => {
-                    let reader = tokio::fs::File::from_std(file).take(len);
-                    let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
-                    let frames =
-                        futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
-                    StreamBody::new(frames).boxed_unsync()
-                }
-            };
-            let mut res = Response::new(body);
-            *res.status_mut() = status;
-            let headers = res.headers_mut();
-            set_validators(headers, &found.validators);
-            headers.insert(header::CONTENT_TYPE, content_type(&found.path));
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(send_len));
-            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            if let Some((start, end)) = found.range {
-                let value = format!("bytes {start}-{end}/{}", found.len);
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    headers.insert(header::CONTENT_RANGE, value);
-                }
+impl Site {
+    /// Turn a decision into a response.
+    fn render(&self, outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Body> {
+        match outcome {
+            Outcome::File(found) if found.rewrite == Rewrite::Script => {
+                self.render_script(found, req, uri)
             }
-            res
+            Outcome::File(found) if found.rewrite == Rewrite::Page => self.render_page(found, uri),
+            Outcome::File(found) => {
+                let whole = found.range.is_none();
+                let body = match &found.body {
+                    FileBody::Bytes(bytes) if whole => Some(&bytes[..]),
+                    _ => None,
+                };
+                self.plan
+                    .record_served(&found.path, uri.path(), &found.validators.etag, body);
+                file_response(found)
+            }
+            Outcome::NotModified { path, validators } => {
+                self.plan
+                    .record_served(&path, uri.path(), &validators.etag, None);
+                let mut res = Response::new(empty());
+                *res.status_mut() = StatusCode::NOT_MODIFIED;
+                set_validators(res.headers_mut(), &validators);
+                res
+            }
+            Outcome::RangeNotSatisfiable { len } => {
+                let mut res = Response::new(empty());
+                *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    res.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                res
+            }
+            Outcome::AddSlash => {
+                let location = match uri.query() {
+                    Some(query) => format!("{}/?{query}", uri.path()),
+                    None => format!("{}/", uri.path()),
+                };
+                let mut res = Response::new(empty());
+                // Temporary: in a dev folder a directory may become a file at any time, and a
+                // cached permanent redirect would outlive it.
+                *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+                if let Ok(value) = HeaderValue::from_str(&location) {
+                    res.headers_mut().insert(header::LOCATION, value);
+                }
+                res
+            }
+            Outcome::NotFound => {
+                let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+                let body = format!("No file at <code>{}</code>.", escape_html(&path));
+                let mut res = if req.inject_client {
+                    // The 404 page gets the client too: it reloads once the file exists.
+                    let html = page_html(StatusCode::NOT_FOUND, "Not found", &body);
+                    let html = inject::inject_client(html.as_bytes());
+                    html_response(StatusCode::NOT_FOUND, html)
+                } else {
+                    page(StatusCode::NOT_FOUND, "Not found", &body)
+                };
+                if req.head {
+                    *res.body_mut() = empty();
+                }
+                res
+            }
+            Outcome::Forbidden => forbidden(),
         }
-        Outcome::NotModified(validators) => {
+    }
+
+    /// An HTML page: recorded as served (with the file's own bytes), then sent with the
+    /// client's `<script>` tag at the top of its head.
+    fn render_page(&self, found: FoundFile, uri: &hyper::Uri) -> Response<Body> {
+        let raw = match &found.body {
+            FileBody::Bytes(bytes) => Some(&bytes[..]),
+            _ => None,
+        };
+        self.plan
+            .record_served(&found.path, uri.path(), &found.validators.etag, raw);
+        let body = match found.body {
+            FileBody::Bytes(bytes) => FileBody::Bytes(Bytes::from(inject::inject_client(&bytes))),
+            other => other,
+        };
+        let mut res = file_response(FoundFile {
+            len: found.len + inject::CLIENT_TAG.len() as u64,
+            body,
+            ..found
+        });
+        // Ranges of the file do not apply to the page as sent.
+        res.headers_mut().remove(header::ACCEPT_RANGES);
+        res
+    }
+
+    /// A JavaScript module: recorded in the module graph and rewritten for HMR. Its ETag is
+    /// the hash of what is sent, because the rewrite changes when imported modules get
+    /// hot-updated even though the file itself did not change.
+    fn render_script(
+        &self,
+        found: FoundFile,
+        req: &FileRequest,
+        uri: &hyper::Uri,
+    ) -> Response<Body> {
+        let FileBody::Bytes(source) = &found.body else {
+            return file_response(found);
+        };
+        self.plan.record_served(
+            &found.path,
+            uri.path(),
+            &found.validators.etag,
+            Some(&source[..]),
+        );
+        let code = match std::str::from_utf8(source) {
+            Ok(text) => {
+                let url = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+                let served = self.plan.serve_module(&url, text);
+                if !served.pruned.is_empty() {
+                    self.hub.send(crate::protocol::Payload::Prune {
+                        paths: served.pruned,
+                    });
+                }
+                Bytes::from(served.code)
+            }
+            Err(_) => source.clone(),
+        };
+        let etag = format!("\"m-{:x}\"", hash_of(&code));
+        let matches = req
+            .if_none_match
+            .as_deref()
+            .is_some_and(|inm| files::etag_list_matches(inm, &etag, false));
+        let mut res = if matches {
             let mut res = Response::new(empty());
             *res.status_mut() = StatusCode::NOT_MODIFIED;
-            set_validators(res.headers_mut(), &validators);
             res
-        }
-        Outcome::RangeNotSatisfiable { len } => {
-            let mut res = Response::new(empty());
-            *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                res.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
+        } else {
+            let len = code.len();
+            let mut res = Response::new(if req.head { empty() } else { full(code) });
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, content_type(&found.path));
             res
+        };
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        if let Ok(etag) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, etag);
         }
-        Outcome::AddSlash => {
-            let location = match uri.query() {
-                Some(query) => format!("{}/?{query}", uri.path()),
-                None => format!("{}/", uri.path()),
-            };
-            let mut res = Response::new(empty());
-            // Temporary: in a dev folder a directory may become a file at any time, and a
-            // cached permanent redirect would outlive it.
-            *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                res.headers_mut().insert(header::LOCATION, value);
-            }
-            res
-        }
-        Outcome::NotFound => {
-            let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
-            let body = format!("No file at <code>{}</code>.", escape_html(&path));
-            let mut res = if req.inject_client {
-                // The 404 page gets the client too: creating the file then reloads it.
-                let html = page_html(StatusCode::NOT_FOUND, "Not found", &body);
-                html_response(
-                    StatusCode::NOT_FOUND,
-                    inject::inject_client(html.as_bytes()),
-                )
-            } else {
-                page(StatusCode::NOT_FOUND, "Not found", &body)
-            };
-            if req.head {
-                *res.body_mut() = empty();
-            }
-            res
-        }
-        Outcome::Forbidden => forbidden(),
+        res
     }
 }
 
 /// The client script: rendered once at startup, revalidated by its entity tag.
 fn serve_client<B>(client: &crate::client::ServedClient, req: &Request<B>) -> Response<Body> {
-    let etag = HeaderValue::from_str(&client.etag).ok();
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == client.etag)
-        });
+        .is_some_and(|inm| files::etag_list_matches(inm, &client.etag, false));
     let mut res = if fresh {
         let mut res = Response::new(empty());
         *res.status_mut() = StatusCode::NOT_MODIFIED;
@@ -305,8 +375,52 @@ fn serve_client<B>(client: &crate::client::ServedClient, req: &Request<B>) -> Re
     };
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Some(etag) = etag {
+    if let Ok(etag) = HeaderValue::from_str(&client.etag) {
         headers.insert(header::ETAG, etag);
+    }
+    res
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+/// 200 or 206 with the file's bytes and headers.
+fn file_response(found: FoundFile) -> Response<Body> {
+    let status = if found.range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let send_len = match found.range {
+        Some((start, end)) => end - start + 1,
+        None => found.len,
+    };
+    let body = match found.body {
+        FileBody::Empty => empty(),
+        FileBody::Bytes(bytes) => full(bytes),
+        FileBody::Stream { file, len } => {
+            let reader = tokio::fs::File::from_std(file).take(len);
+            let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
+            let frames = futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
+            StreamBody::new(frames).boxed_unsync()
+        }
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    set_validators(headers, &found.validators);
+    headers.insert(header::CONTENT_TYPE, content_type(&found.path));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(send_len));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = found.range {
+        let value = format!("bytes {start}-{end}/{}", found.len);
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
     }
     res
 }

@@ -16,7 +16,9 @@ for (const file of input) {
   const source = readFileSync(file, 'utf8');
   let imports;
   try {
-    [imports] = parse(source);
+    // Browsers drop a leading byte-order mark before parsing; es-module-lexer does not, and
+    // would miss an import right after it. A space keeps every UTF-16 index the same.
+    [imports] = parse(source.replace(/^\uFEFF/, ' '));
   } catch (err) {
     out.push(JSON.stringify({ file, error: String(err.message ?? err) }));
     continue;
