@@ -320,7 +320,8 @@ export function createHotContext(ownerPath) {
 // ---- helpers exported for compatibility with Vite's client --------------------------
 
 /** @type {Map<string, HTMLStyleElement>} */ const styles = new Map();
-const nonce = /** @type {HTMLMetaElement | null} */ (document.querySelector("meta[property=csp-nonce]"))?.nonce;
+// A page with a Content-Security-Policy names its nonce in <meta property="csp-nonce">.
+const nonce = /** @type {HTMLMetaElement | null} */ (globalThis.document?.querySelector("meta[property=csp-nonce]"))?.nonce;
 
 /** Create or replace the `<style>` element of a CSS module.
  * @param {string} id @param {string} css */
