@@ -283,3 +283,22 @@ async fn the_no_inject_flag_turns_injection_off_in_the_binary() {
     assert!(!index.text().contains(TAG));
     assert_eq!(client_config(&client.text())["port"], 9999);
 }
+
+#[tokio::test]
+async fn a_page_larger_than_the_in_memory_limit_still_gets_the_tag_and_a_correct_length() {
+    let site = site();
+    let filler = "<p>filler</p>\n".repeat(40_000);
+    let html =
+        format!("<!doctype html><html><head><title>big</title></head><body>{filler}</body></html>");
+    write(site.path(), "big.html", &html);
+    let server = TestServer::start(Config::new(site.path())).await;
+    let reply = server.get("/big.html").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), html.len() + TAG.len());
+    assert!(
+        reply
+            .text()
+            .starts_with(&format!("<!doctype html><html><head>{TAG}<title>big"))
+    );
+    server.stop().await;
+}
