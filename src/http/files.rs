@@ -366,7 +366,7 @@ fn open(
     }
     let range = match requested_range(req, &validators, len) {
         Ok(range) => range,
-        Err(outcome) => return outcome,
+        Err(Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
     };
     let (start, send_len) = match range {
         Some((start, end)) => (start, end - start + 1),
@@ -418,7 +418,7 @@ fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileReques
     }
     let range = match requested_range(req, &validators, len) {
         Ok(range) => range,
-        Err(outcome) => return outcome,
+        Err(Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
     };
     let body = match (req.head, range) {
         (true, _) => FileBody::Empty,
@@ -435,18 +435,21 @@ fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileReques
     })
 }
 
-/// The satisfiable range asked for, `None` for the whole file, or the 416 outcome.
+/// A range that lies outside the file.
+struct Unsatisfiable;
+
+/// The satisfiable range asked for, `None` for the whole file, or `Err` for 416.
 fn requested_range(
     req: &FileRequest,
     validators: &Validators,
     len: u64,
-) -> Result<Option<(u64, u64)>, Outcome> {
+) -> Result<Option<(u64, u64)>, Unsatisfiable> {
     if !range_applies(req, validators) {
         return Ok(None);
     }
     match req.range.as_deref().map(|r| parse_range(r, len)) {
         Some(RangeAnswer::Satisfiable(start, end)) => Ok(Some((start, end))),
-        Some(RangeAnswer::Unsatisfiable) => Err(Outcome::RangeNotSatisfiable { len }),
+        Some(RangeAnswer::Unsatisfiable) => Err(Unsatisfiable),
         Some(RangeAnswer::Ignore) | None => Ok(None),
     }
 }
