@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 /// The reserved URL of the client, the one Vite uses: modules import
 /// `createHotContext` from it, and injected pages load it.
@@ -66,33 +67,55 @@ pub(crate) fn url_host(host: &str) -> String {
 
 /// The client as served: the rendered source and its entity tag.
 #[derive(Clone, Debug)]
-pub(crate) struct ServedClient {
+pub(crate) struct Rendered {
     /// The script, with the configuration filled in.
     pub body: Bytes,
     /// A strong entity tag of `body`: it changes with the token, so a restarted server's
     /// client is never taken from the browser's cache.
     pub etag: String,
-    config: ClientConfig,
 }
 
-impl ServedClient {
+impl Rendered {
     /// Render the client for `cfg`.
     pub fn new(cfg: &ClientConfig) -> Self {
         let body = client_source(cfg);
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         body.hash(&mut hasher);
         let etag = format!("\"c{:x}-{:x}\"", body.len(), hasher.finish());
+        Rendered { body, etag }
+    }
+}
+
+/// The client of one server. Rendered at startup without a direct address (a service
+/// mounted in someone else's server does not know its address); [`ServedClient::bind`]
+/// renders it once more when the server has bound its listener.
+#[derive(Debug)]
+pub(crate) struct ServedClient {
+    config: ClientConfig,
+    unbound: Rendered,
+    bound: OnceLock<Rendered>,
+}
+
+impl ServedClient {
+    /// Render the client for `cfg`.
+    pub fn new(cfg: ClientConfig) -> Self {
         ServedClient {
-            body,
-            etag,
-            config: cfg.clone(),
+            unbound: Rendered::new(&cfg),
+            config: cfg,
+            bound: OnceLock::new(),
         }
     }
 
-    /// The same client, rendered again with `addr` (where the server is bound) as the
-    /// direct address to fall back to.
-    pub fn bound_to(&self, addr: SocketAddr) -> Self {
-        ServedClient::new(&self.config.clone().with_direct(addr))
+    /// Use `addr` (where the server listens) as the direct address to fall back to. Only
+    /// the first call counts.
+    pub fn bind(&self, addr: SocketAddr) {
+        self.bound
+            .get_or_init(|| Rendered::new(&self.config.clone().with_direct(addr)));
+    }
+
+    /// The client to serve now.
+    pub fn current(&self) -> &Rendered {
+        self.bound.get().unwrap_or(&self.unbound)
     }
 }
 
@@ -180,12 +203,23 @@ mod tests {
 
     #[test]
     fn the_etag_changes_with_the_token() {
-        let a = ServedClient::new(&config());
-        let b = ServedClient::new(&ClientConfig {
+        let a = Rendered::new(&config());
+        let b = Rendered::new(&ClientConfig {
             token: "other".into(),
             ..config()
         });
         assert_ne!(a.etag, b.etag);
         assert!(a.etag.starts_with('"') && a.etag.ends_with('"'));
+    }
+
+    #[test]
+    fn binding_fills_in_the_direct_address_once() {
+        let client = ServedClient::new(config());
+        let unbound = String::from_utf8(client.current().body.to_vec()).unwrap();
+        assert!(unbound.contains(r#""directHost":null,"directPort":null"#));
+        client.bind("127.0.0.1:4000".parse().unwrap());
+        client.bind("127.0.0.1:5000".parse().unwrap());
+        let bound = String::from_utf8(client.current().body.to_vec()).unwrap();
+        assert!(bound.contains(r#""directHost":"127.0.0.1","directPort":4000"#));
     }
 }

@@ -15,16 +15,20 @@
 mod client;
 mod config;
 mod error;
+mod events;
 pub mod graph;
 mod http;
 mod hub;
 mod plan;
 pub mod protocol;
 mod server;
+mod service;
 pub mod watch;
 
 pub use config::{Config, DEFAULT_PORT};
 pub use error::Error;
+pub use events::{ClientId, Event, Events, FileChange};
 pub use http::Body;
-pub use hub::{ClientId, Hub, HubEvent};
+pub use hub::Hub;
 pub use server::Server;
+pub use service::HotService;

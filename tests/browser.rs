@@ -14,7 +14,7 @@ mod common;
 
 use common::write;
 use hotserve::protocol::{ErrorInfo, ErrorLocation, InvalidateMessage, Payload, Update};
-use hotserve::{Config, HubEvent, Server};
+use hotserve::{Config, Event, Events, Server};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -331,7 +331,7 @@ struct InProcess {
     rt: tokio::runtime::Runtime,
     addr: SocketAddr,
     hub: hotserve::Hub,
-    events: tokio::sync::broadcast::Receiver<HubEvent>,
+    events: Events,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -347,7 +347,7 @@ impl InProcess {
             .expect("server binds");
         let addr = server.local_addr();
         let hub = server.hub().clone();
-        let events = hub.subscribe();
+        let events = server.service().events();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         rt.spawn(server.run(async {
             let _ = stopped.await;
@@ -365,25 +365,20 @@ impl InProcess {
         format!("http://{}{path}", self.addr)
     }
 
-    /// The next hub event that `pick` accepts, within 5 s.
-    fn event<T>(&mut self, mut pick: impl FnMut(HubEvent) -> Option<T>) -> T {
+    /// The next server event that `pick` accepts, within 5 s.
+    fn event<T>(&mut self, mut pick: impl FnMut(Event) -> Option<T>) -> T {
         let events = &mut self.events;
         self.rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(5), async {
                 loop {
-                    match events.recv().await {
-                        Ok(event) => {
-                            if let Some(found) = pick(event) {
-                                return found;
-                            }
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(err) => panic!("hub events ended: {err}"),
+                    let event = events.next().await.expect("the server is running");
+                    if let Some(found) = pick(event) {
+                        return found;
                     }
                 }
             })
             .await
-            .expect("the expected hub event within 5 s")
+            .expect("the expected event within 5 s")
         })
     }
 }
@@ -745,20 +740,20 @@ fn custom_events_prune_send_and_invalidate_go_both_ways() {
 
     // Sent before the socket was open: queued, then delivered.
     let early = server.event(|e| match e {
-        HubEvent::ClientCustom { event, data, .. } if event == "test:early" => Some(data),
+        Event::ClientCustom { name, data, .. } if name == "test:early" => Some(data),
         _ => None,
     });
     assert_eq!(early, Some(json!({"at": "module evaluation"})));
     tab.eval("__hot.send('test:hello', { a: 1 })");
     let data = server.event(|e| match e {
-        HubEvent::ClientCustom { event, data, .. } if event == "test:hello" => Some(data),
+        Event::ClientCustom { name, data, .. } if name == "test:hello" => Some(data),
         _ => None,
     });
     assert_eq!(data, Some(json!({"a": 1})));
 
     tab.eval("__hot.invalidate('exports changed')");
     let message = server.event(|e| match e {
-        HubEvent::Invalidate { message, .. } => Some(message),
+        Event::Invalidate { message, .. } => Some(message),
         _ => None,
     });
     assert_eq!(

@@ -474,10 +474,10 @@ fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileReques
     })
 }
 
-/// A range that lies outside the file: answer 416.
+/// A range that lies outside the file.
 struct Unsatisfiable;
 
-/// The satisfiable range asked for, `None` for the whole file, or [`Unsatisfiable`].
+/// The satisfiable range asked for, `None` for the whole file, or `Err` for 416.
 fn requested_range(
     req: &FileRequest,
     validators: &Validators,

@@ -121,7 +121,7 @@ impl Site {
             return res;
         }
         if req.uri().path() == crate::client::CLIENT_PATH {
-            return serve_client(&self.client, &req);
+            return serve_client(self.client.current(), &req);
         }
         let safe = match resolve::resolve(req.uri().path()) {
             Ok(safe) => safe,
@@ -348,7 +348,7 @@ impl Site {
 }
 
 /// The client script: rendered once at startup, revalidated by its entity tag.
-fn serve_client<B>(client: &crate::client::ServedClient, req: &Request<B>) -> Response<Body> {
+fn serve_client<B>(client: &crate::client::Rendered, req: &Request<B>) -> Response<Body> {
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
