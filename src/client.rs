@@ -195,6 +195,13 @@ mod tests {
     }
 
     #[test]
+    fn modules_and_pages_import_the_client_by_its_served_path() {
+        // A second URL for the client would start a second instance with its own socket.
+        assert_eq!(CLIENT_PATH, crate::graph::CLIENT_URL);
+        assert!(crate::http::inject::CLIENT_TAG.contains(&format!("src=\"{CLIENT_PATH}\"")));
+    }
+
+    #[test]
     fn ipv6_hosts_get_brackets_for_urls() {
         assert_eq!(url_host("::1"), "[::1]");
         assert_eq!(url_host("[::1]"), "[::1]");
