@@ -307,7 +307,7 @@ fn site(config: &Config) -> Result<Site, Error> {
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
         spa: config.spa,
-        hub: Hub::new(),
+        hub: Hub::with_keepalive(config.keepalive),
         token: config.token.clone().unwrap_or_else(random_token),
         hmr_path: config.hmr_path.clone(),
     })
