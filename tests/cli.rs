@@ -211,3 +211,55 @@ async fn once_mode_exits_after_the_first_update() {
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn exposing_the_server_lists_local_and_network_urls_with_a_warning() {
+    let site = tempfile::tempdir().unwrap();
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--host", "0.0.0.0", "--no-watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !banner.iter().any(|l: &String| l.contains("warning")) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            banner.push(line);
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains("Local:   http://localhost:"), "{text}");
+    assert!(
+        text.contains("warning: the server is exposed to your network"),
+        "{text}"
+    );
+    terminate(&child);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[tokio::test]
+async fn debug_logs_name_every_request_on_stderr() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>hi</p>");
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--log-level", "debug", "--no-watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = wait_for_url(&mut child);
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    common::request(addr, "GET", "/missing.txt", &[]).await;
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GET /missing.txt 404"), "{stderr}");
+}
