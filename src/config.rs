@@ -27,6 +27,7 @@ pub struct Config {
     pub(crate) poll: Option<Duration>,
     pub(crate) debounce: Duration,
     pub(crate) ignore: Vec<String>,
+    pub(crate) keepalive: Duration,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -52,6 +53,7 @@ impl Config {
             poll: None,
             debounce: Duration::from_millis(2),
             ignore: Vec::new(),
+            keepalive: crate::hub::DEFAULT_KEEPALIVE,
         }
     }
 
@@ -165,6 +167,13 @@ impl Config {
     /// `.ignore`, `node_modules/`, `.git/` and editor temp files. Defaults to none.
     pub fn ignore(mut self, glob: impl Into<String>) -> Self {
         self.ignore.push(glob.into());
+        self
+    }
+
+    /// How often the server pings each HMR socket; a client that stays silent for two and a
+    /// half intervals is dropped. Defaults to 30 seconds.
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = interval.max(Duration::from_millis(10));
         self
     }
 

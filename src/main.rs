@@ -60,6 +60,7 @@ struct Args {
     /// URL path of the HMR socket (default /).
     #[arg(long, value_name = "PATH")]
     hmr_path: Option<String>,
+
     /// Do not watch ROOT for changes (serve only).
     #[arg(long)]
     no_watch: bool,

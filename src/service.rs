@@ -314,7 +314,7 @@ fn site(config: &Config) -> Result<Site, Error> {
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
         spa: config.spa,
-        hub: Hub::new(),
+        hub: Hub::with_keepalive(config.keepalive),
         hmr_path: config.hmr_path.clone(),
         client: ServedClient::new(client_config(config, &token)),
         token,

@@ -60,6 +60,15 @@ impl TestServer {
         request(self.addr, "GET", target, &[]).await
     }
 
+    /// The value of header `name` in the answer to `GET path`.
+    pub async fn header_of(&self, path: &str, name: &str) -> String {
+        let reply = self.get(path).await;
+        reply
+            .header(name)
+            .unwrap_or_else(|| panic!("{path} answers with {name}"))
+            .to_owned()
+    }
+
     pub async fn get_with(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
         request(self.addr, "GET", target, headers).await
     }
