@@ -167,10 +167,7 @@ async function handle(p) {
 /** Whether this page shows the HTML file at `file` (`/` and `/index.html` are one page).
  * @param {string} file */
 function showing(file) {
-  let page = location.pathname;
-  try {
-    page = decodeURI(page);
-  } catch {}
+  let page = decoded(location.pathname);
   if (page.endsWith("/")) page += "index.html";
   // A single-page app serves the root index.html for routes without a file extension.
   return page === file || (!!cfg.spa && file === "/index.html" && !/\.[^/]*$/.test(page));
@@ -181,13 +178,18 @@ async function notify(event, data) {
   await Promise.allSettled((listeners.get(event) || []).map((fn) => fn(data)));
 }
 
-/** Swap each `<link>` whose href contains the path for a fresh clone; the old one goes
- * only once the new one has loaded (or failed), so the page never shows unstyled.
+/** Links already replaced by a fresh clone, waiting for it to load. */
+const outdated = new WeakSet();
+
+/** Swap each `<link>` whose href contains the path (on this server) for a fresh clone; the
+ * old one goes only once the new one has loaded (or failed), so the page never shows
+ * unstyled.
  * @param {{path: string, timestamp: number}} u */
 async function swapCss({ path, timestamp }) {
-  const links = [...document.querySelectorAll("link")].filter(
-    (el) => !el.dataset.hmrOld && el.href && pathOf(el.href).includes(path),
-  );
+  const links = [...document.querySelectorAll("link")].filter((el) => {
+    const url = el.href && new URL(el.href);
+    return url && url.origin === here.origin && !outdated.has(el) && decoded(url.pathname).includes(path);
+  });
   await Promise.all(
     links.map(
       (el) =>
@@ -199,20 +201,19 @@ async function swapCss({ path, timestamp }) {
           const done = () => (el.remove(), log(`css hot updated: ${path}`), resolve(undefined));
           fresh.addEventListener("load", done);
           fresh.addEventListener("error", done);
-          el.dataset.hmrOld = "1";
+          outdated.add(el);
           el.after(fresh);
         }),
     ),
   );
 }
 
-/** @param {string} href */
-function pathOf(href) {
-  const p = new URL(href).pathname;
+/** @param {string} path */
+function decoded(path) {
   try {
-    return decodeURI(p);
+    return decodeURI(path);
   } catch {
-    return p;
+    return path;
   }
 }
 
