@@ -302,3 +302,24 @@ async fn a_page_larger_than_the_in_memory_limit_still_gets_the_tag_and_a_correct
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_mounted_service_serves_the_client_and_leaves_the_direct_address_to_the_page() {
+    use http_body_util::BodyExt;
+    let site = site();
+    let hot = hotserve::HotService::new(Config::new(site.path()).watch(false))
+        .await
+        .unwrap();
+    let req = hyper::Request::get("/@vite/client")
+        .header("Host", "127.0.0.1")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let res = hot.handle(req).await;
+    assert_eq!(res.status(), 200);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let config = client_config(&String::from_utf8_lossy(&body));
+    assert_eq!(config["token"], hot.token());
+    assert_eq!(config["directHost"], serde_json::Value::Null);
+    assert_eq!(config["directPort"], serde_json::Value::Null);
+    hot.shutdown().await;
+}
