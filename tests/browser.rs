@@ -644,6 +644,25 @@ fn full_reload_reloads_only_pages_showing_the_changed_html() {
 }
 
 #[test]
+fn in_a_single_page_app_routes_reload_when_the_root_index_changes() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    let server = InProcess::start(Config::new(site.path()).spa(true));
+    tab.open(&server.url("/users/42"));
+    tab.wait_connected(1);
+    let first = tab.load_id();
+    server.hub.reload_page("/other.html");
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(tab.load_id(), first);
+    server.hub.reload_page("/index.html");
+    tab.wait(
+        &format!("window.__loadId && window.__loadId !== {first}"),
+        SHORT,
+    );
+    tab.assert_clean(false);
+}
+
+#[test]
 fn the_error_overlay_shows_the_error_as_text_and_closes_on_escape_click_or_update() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
