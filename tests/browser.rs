@@ -644,6 +644,45 @@ fn full_reload_reloads_only_pages_showing_the_changed_html() {
 }
 
 #[test]
+fn the_exported_helpers_behave_like_vites() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    let server = InProcess::start(Config::new(site.path()));
+    tab.open(&server.url("/"));
+    tab.wait_connected(1);
+    let result = tab.eval(
+        r#"import("/@vite/client").then((m) => {
+          const color = () => getComputedStyle(document.getElementById("title")).color;
+          m.updateStyle("/x.css", "h1 { color: rgb(0, 0, 255) }");
+          const first = color();
+          m.updateStyle("/x.css", "h1 { color: rgb(0, 128, 0) }");
+          const second = color();
+          const styles = document.querySelectorAll("style[data-vite-dev-id]").length;
+          m.removeStyle("/x.css");
+          return {
+            first, second, styles, after: color(),
+            left: document.querySelectorAll("style[data-vite-dev-id]").length,
+            queries: [
+              m.injectQuery("/a.js?x=1#h", "t=1"),
+              m.injectQuery("./b.css", "import"),
+              m.injectQuery("https://cdn.example/x.js", "t=1"),
+            ],
+            overlay: customElements.get("vite-error-overlay") === m.ErrorOverlay,
+          };
+        })"#,
+    );
+    assert_eq!(
+        result,
+        json!({
+            "first": BLUE, "second": "rgb(0, 128, 0)", "styles": 1, "after": RED, "left": 0,
+            "queries": ["/a.js?t=1&x=1#h", "./b.css?import", "https://cdn.example/x.js"],
+            "overlay": true,
+        })
+    );
+    tab.assert_clean(false);
+}
+
+#[test]
 fn in_a_single_page_app_routes_reload_when_the_root_index_changes() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
