@@ -476,6 +476,7 @@ hot.on("test:custom", (data) => __events.push({ custom: data }));
     write(root, "b.js", "export const name = 'b 2';\n");
     write(root, "counter.js", manual_counter(1));
     write(root, "other.html", "<!doctype html><title>other</title>");
+    write(root, "inv.js", "export const inv = 1;\n");
     site
 }
 
@@ -820,6 +821,37 @@ fn custom_events_prune_send_and_invalidate_go_both_ways() {
             path: "/main.js".into(),
             message: Some("exports changed".into()),
             first_invalidated_by: Some("/main.js".into()),
+        }
+    );
+    tab.assert_clean(false);
+}
+
+#[test]
+fn an_invalidation_during_an_update_names_the_module_that_started_the_chain() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    let mut server = InProcess::start(Config::new(site.path()));
+    tab.open(&server.url("/"));
+    tab.wait_connected(1);
+    tab.eval(
+        r#"import("/@vite/client").then((m) => {
+          const hot = m.createHotContext("/inv.js");
+          hot.accept(() => hot.invalidate("cannot apply"));
+        })"#,
+    );
+    let mut update = Update::js("/inv.js", "/inv.js", ts());
+    update.first_invalidated_by = Some("/c.js".into());
+    server.hub.update(vec![update]);
+    let message = server.event(|e| match e {
+        Event::Invalidate { message, .. } => Some(message),
+        _ => None,
+    });
+    assert_eq!(
+        message,
+        InvalidateMessage {
+            path: "/inv.js".into(),
+            message: Some("cannot apply".into()),
+            first_invalidated_by: Some("/c.js".into()),
         }
     );
     tab.assert_clean(false);
