@@ -5,6 +5,7 @@
 //! others and never grows memory without bound; when its queue overflows it is told to
 //! reload (when its socket still takes writes) and closed with 1008, and a warning names it.
 
+use crate::events::{ClientId, Event, Events};
 use crate::protocol::{
     ClientMessage, ErrorInfo, INVALIDATE_EVENT, InvalidateMessage, Payload, Update,
 };
@@ -14,7 +15,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -22,54 +23,14 @@ use tokio_util::sync::CancellationToken;
 /// within microseconds; only a client that stopped reading gets near this.
 pub(crate) const CLIENT_QUEUE: usize = 256;
 
+/// How often a silent connection is pinged (Vite's client pings every 30 s too).
+pub(crate) const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Pending `hot.invalidate()` messages; more at once means something loops.
+const INVALIDATION_QUEUE: usize = 256;
+
 /// Capacity of the event stream for library users; slower subscribers see `Lagged`.
 const EVENT_CAPACITY: usize = 1024;
-
-/// Identifies one connected browser tab (or tool) for the lifetime of the process.
-pub type ClientId = u64;
-
-/// Something that happened on the HMR channel, for library users and watch-mode tests.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum HubEvent {
-    /// A client completed the `vite-hmr` handshake.
-    ClientConnected {
-        /// The client.
-        id: ClientId,
-        /// Its address.
-        peer: SocketAddr,
-    },
-    /// A client went away or was dropped.
-    ClientDisconnected {
-        /// The client.
-        id: ClientId,
-        /// Why, in words (`closed by client`, `queue overflow`, `no pong` ...).
-        reason: String,
-    },
-    /// A client sent `import.meta.hot.send(event, data)`.
-    ClientCustom {
-        /// The client.
-        id: ClientId,
-        /// The event name.
-        event: String,
-        /// The data, if any.
-        data: Option<Value>,
-    },
-    /// A module called `import.meta.hot.invalidate()`.
-    Invalidate {
-        /// The client.
-        id: ClientId,
-        /// What it sent.
-        message: InvalidateMessage,
-    },
-    /// A payload went out to `clients` clients (0 when none were connected).
-    PayloadSent {
-        /// The payload.
-        payload: Payload,
-        /// How many clients it was queued for.
-        clients: usize,
-    },
-}
 
 /// A cloneable handle to the HMR channel: send payloads to every connected browser.
 ///
@@ -86,10 +47,15 @@ struct Inner {
     next_id: AtomicU64,
     /// The last `error`/`full-reload` sent while no client was connected.
     pending: Mutex<Option<Utf8Bytes>>,
-    events: broadcast::Sender<HubEvent>,
+    events: broadcast::Sender<Event>,
     /// Cancelled on shutdown; every client's token is a child of it.
     shutdown: CancellationToken,
     shutting_down: AtomicBool,
+    /// `hot.invalidate()` messages for the planner; a dedicated queue rather than the event
+    /// stream, so a burst of events can never make one get lost.
+    invalidations: mpsc::Sender<InvalidateMessage>,
+    invalidations_rx: Mutex<Option<mpsc::Receiver<InvalidateMessage>>>,
+    keepalive: std::time::Duration,
 }
 
 #[derive(Debug)]
@@ -116,6 +82,12 @@ impl Default for Hub {
 impl Hub {
     /// A hub with no clients.
     pub fn new() -> Self {
+        Self::with_keepalive(DEFAULT_KEEPALIVE)
+    }
+
+    /// A hub whose connections ping every `keepalive`.
+    pub(crate) fn with_keepalive(keepalive: std::time::Duration) -> Self {
+        let (invalidations, invalidations_rx) = mpsc::channel(INVALIDATION_QUEUE);
         Hub {
             inner: Arc::new(Inner {
                 clients: Mutex::new(HashMap::new()),
@@ -124,6 +96,9 @@ impl Hub {
                 events: broadcast::channel(EVENT_CAPACITY).0,
                 shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
+                invalidations,
+                invalidations_rx: Mutex::new(Some(invalidations_rx)),
+                keepalive,
             }),
         }
     }
@@ -165,7 +140,7 @@ impl Hub {
             }
             clients.len()
         };
-        self.emit(HubEvent::PayloadSent {
+        self.emit(Event::PayloadSent {
             payload,
             clients: delivered,
         });
@@ -213,13 +188,23 @@ impl Hub {
         lock(&self.inner.clients).len()
     }
 
-    /// Subscribe to channel events (connections, client messages, payloads sent).
-    /// Events from before the call are not replayed.
-    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
-        self.inner.events.subscribe()
+    /// Subscribe to the server's events (connections, client messages, payloads sent,
+    /// file changes). Events from before the call are not replayed.
+    pub fn events(&self) -> Events {
+        Events::new(self.inner.events.subscribe())
     }
 
-    pub(crate) fn emit(&self, event: HubEvent) {
+    /// How often connections ping their client.
+    pub(crate) fn keepalive(&self) -> std::time::Duration {
+        self.inner.keepalive
+    }
+
+    /// The queue of `hot.invalidate()` messages; handed out once, to the planner stage.
+    pub(crate) fn take_invalidations(&self) -> Option<mpsc::Receiver<InvalidateMessage>> {
+        lock(&self.inner.invalidations_rx).take()
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
         // No subscribers is fine.
         let _ = self.inner.events.send(event);
     }
@@ -248,7 +233,7 @@ impl Hub {
                 },
             );
         }
-        self.emit(HubEvent::ClientConnected { id, peer });
+        self.emit(Event::ClientConnected { id, peer });
         Some(Registration {
             id,
             queue: rx,
@@ -259,7 +244,7 @@ impl Hub {
     /// Forget a client whose connection ended.
     pub(crate) fn unregister(&self, id: ClientId, reason: &str) {
         lock(&self.inner.clients).remove(&id);
-        self.emit(HubEvent::ClientDisconnected {
+        self.emit(Event::ClientDisconnected {
             id,
             reason: reason.to_owned(),
         });
@@ -277,12 +262,22 @@ impl Hub {
             Ok(ClientMessage::Ping) => {}
             Ok(ClientMessage::Custom { event, data }) if event == INVALIDATE_EVENT => {
                 match data.map(serde_json::from_value::<InvalidateMessage>) {
-                    Some(Ok(message)) => self.emit(HubEvent::Invalidate { id, message }),
+                    Some(Ok(message)) => {
+                        if self.inner.invalidations.try_send(message.clone()).is_err() {
+                            tracing::warn!("too many hot.invalidate() calls at once; reloading");
+                            self.full_reload();
+                        }
+                        self.emit(Event::Invalidate { id, message });
+                    }
                     _ => tracing::debug!(id, "ignoring malformed vite:invalidate"),
                 }
             }
             Ok(ClientMessage::Custom { event, data }) => {
-                self.emit(HubEvent::ClientCustom { id, event, data });
+                self.emit(Event::ClientCustom {
+                    id,
+                    name: event,
+                    data,
+                });
             }
             Err(err) => tracing::debug!(id, %err, "ignoring unknown client message"),
         }

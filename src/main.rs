@@ -45,6 +45,22 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     deny: Vec<String>,
 
+    /// Do not put the HMR client's <script> into served HTML pages.
+    #[arg(long)]
+    no_inject: bool,
+
+    /// Host browsers connect the HMR socket to (a reverse proxy in front of hotserve).
+    #[arg(long, value_name = "HOST")]
+    hmr_host: Option<String>,
+
+    /// Port browsers connect the HMR socket to (a reverse proxy or a Docker port mapping).
+    #[arg(long, value_name = "PORT")]
+    hmr_port: Option<u16>,
+
+    /// URL path of the HMR socket (default /).
+    #[arg(long, value_name = "PATH")]
+    hmr_path: Option<String>,
+
     /// Do not watch ROOT for changes (serve only).
     #[arg(long)]
     no_watch: bool,
@@ -61,6 +77,15 @@ struct Args {
     /// Do not watch paths matching this gitignore-style glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     ignore: Vec<String>,
+
+    /// Print events as newline-delimited JSON on stdout (the banner and logs go to stderr),
+    /// for scripts and test runners: `hotserve --json | jq`.
+    #[arg(long)]
+    json: bool,
+
+    /// Exit (status 0) after the first hot update or page reload has been sent.
+    #[arg(long)]
+    once: bool,
 
     /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -102,6 +127,16 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     for pattern in &args.deny {
         config = config.deny(pattern);
     }
+    config = config.inject(!args.no_inject);
+    if let Some(host) = &args.hmr_host {
+        config = config.hmr_host(host);
+    }
+    if let Some(port) = args.hmr_port {
+        config = config.hmr_port(port);
+    }
+    if let Some(path) = &args.hmr_path {
+        config = config.hmr_path(path);
+    }
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -110,37 +145,108 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         }
     };
     let addr = server.local_addr();
-    print_banner(addr, server.root(), started);
-    if args.open {
-        open_browser(&format!("http://{}/", display_addr(addr)));
+    let url = format!("http://{}/", display_addr(addr));
+    let banner = banner(addr, server.root(), started);
+    // With --json, stdout carries only events; people read the banner on stderr.
+    if args.json {
+        eprint!("{banner}");
+    } else {
+        print!("{banner}");
     }
-    server.run(shutdown_signal()).await;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    if args.json || args.once {
+        let events = server.service().events();
+        if args.json {
+            print_json(&serde_json::json!({
+                "event": "ready",
+                "url": url,
+                "root": server.root(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }));
+        }
+        tokio::spawn(follow_events(events, args.json, args.once, done_tx));
+    }
+    if args.open {
+        open_browser(&url);
+    }
+    let done = async {
+        if done_rx.await.is_ok() {
+            tracing::info!("--once: the first update went out; exiting");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    server
+        .run(async {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = done => {}
+            }
+        })
+        .await;
     ExitCode::SUCCESS
 }
 
-fn print_banner(addr: SocketAddr, root: &std::path::Path, started: Instant) {
-    println!(
+/// Print events as JSON lines (`--json`) and/or stop after the first update (`--once`).
+async fn follow_events(
+    mut events: hotserve::Events,
+    json: bool,
+    once: bool,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    while let Some(event) = events.next().await {
+        if json {
+            print_json(&event);
+        }
+        if once
+            && let hotserve::Event::PayloadSent { payload, .. } = &event
+            && matches!(payload.kind(), "update" | "full-reload")
+        {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    use std::io::Write;
+    if let Ok(line) = serde_json::to_string(value) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`| head`) is not worth a panic.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+fn banner(addr: SocketAddr, root: &std::path::Path, started: Instant) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "\n  hotserve v{}  ready in {} ms\n",
         env!("CARGO_PKG_VERSION"),
         started.elapsed().as_millis()
     );
-    println!("  ➜  Serving: {}", root.display());
+    let _ = writeln!(out, "  ➜  Serving: {}", root.display());
     if addr.ip().is_unspecified() {
-        println!("  ➜  Local:   http://localhost:{}/", addr.port());
+        let _ = writeln!(out, "  ➜  Local:   http://localhost:{}/", addr.port());
         for ip in network_addresses(addr.ip()) {
-            println!(
+            let _ = writeln!(
+                out,
                 "  ➜  Network: http://{}/",
                 display_addr(SocketAddr::new(ip, addr.port()))
             );
         }
-        println!(
+        let _ = writeln!(
+            out,
             "\n  warning: the server is exposed to your network; anyone who can reach this \
              machine can read the served folder."
         );
     } else {
-        println!("  ➜  Local:   http://{}/", display_addr(addr));
+        let _ = writeln!(out, "  ➜  Local:   http://{}/", display_addr(addr));
     }
-    println!();
+    out.push('\n');
+    out
 }
 
 /// Host part for URLs: brackets around IPv6.

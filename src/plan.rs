@@ -174,15 +174,8 @@ impl Plan {
         }
     }
 
-    /// The decoded URL path of a file under the root.
     fn url_of(&self, path: &Path) -> Option<String> {
-        let relative = path.strip_prefix(&self.root).ok()?;
-        let mut url = String::new();
-        for part in relative.components() {
-            url.push('/');
-            url.push_str(&part.as_os_str().to_string_lossy());
-        }
-        (!url.is_empty()).then_some(url)
+        url_path(&self.root, path)
     }
 
     fn served_urls(&self, path: &Path) -> Vec<String> {
@@ -205,6 +198,17 @@ impl Plan {
         }
         known == now
     }
+}
+
+/// The decoded URL path of a file under `root` (`/css/site.css`); `None` outside it.
+pub(crate) fn url_path(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let mut url = String::new();
+    for part in relative.components() {
+        url.push('/');
+        url.push_str(&part.as_os_str().to_string_lossy());
+    }
+    (!url.is_empty()).then_some(url)
 }
 
 fn hash_file(path: &Path) -> Option<u64> {

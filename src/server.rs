@@ -2,11 +2,9 @@
 //! together. Everything else in the crate is a stage that knows nothing of the others.
 
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
-use crate::http::{Site, host::HostPolicy, resolve::DenyList, ws::Peer};
-use crate::hub::{Hub, HubEvent};
-use crate::plan::Plan;
-use crate::watch::{ChangeSet, WatchOptions, Watcher};
-use crate::{Config, Error};
+use crate::http::ws::Peer;
+use crate::hub::Hub;
+use crate::{Config, Error, HotService};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -19,7 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc};
 
 /// How many ports after the requested one are tried when it is taken.
 const PORT_ATTEMPTS: u16 = 100;
@@ -41,15 +38,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
-    site: Arc<Site>,
-    watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>,
+    service: HotService,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
-            .field("root", &self.site.root)
+            .field("root", &self.service.root())
             .finish_non_exhaustive()
     }
 }
@@ -58,9 +54,9 @@ impl Server {
     /// Check the config and bind its host and port. When the port is taken and
     /// `strict_port` is off, the next ports are tried (and the switch is logged).
     pub async fn bind(config: Config) -> Result<Self, Error> {
-        let site = site(&config)?;
-        let watcher = start_watcher(&config, &site).await?;
+        // Resolve the host first: a typo should not cost a tree walk.
         let ip = resolve_host(&config.host).await?;
+        let service = HotService::new(config.clone()).await?;
         let first = config.port;
         let attempts = if config.strict_port || first == 0 {
             1
@@ -74,7 +70,7 @@ impl Server {
                     if offset > 0 {
                         tracing::info!("port {first} is in use, using {} instead", addr.port());
                     }
-                    return Self::from_tokio(listener, site, watcher);
+                    return Self::from_tokio(listener, service);
                 }
                 Err(err) if err.kind() == io::ErrorKind::AddrInUse => {
                     if config.strict_port {
@@ -96,31 +92,26 @@ impl Server {
     /// Serve on a listener the caller bound (the config's host and port are ignored), so
     /// embedders and tests control the address.
     pub async fn from_listener(listener: StdListener, config: Config) -> Result<Self, Error> {
-        let site = site(&config)?;
-        let watcher = start_watcher(&config, &site).await?;
+        let service = HotService::new(config).await?;
         let addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let bind_err = |source| Error::Bind { addr, source };
         listener.set_nonblocking(true).map_err(bind_err)?;
         let listener = TcpListener::from_std(listener).map_err(bind_err)?;
-        Self::from_tokio(listener, site, watcher)
+        Self::from_tokio(listener, service)
     }
 
-    fn from_tokio(
-        listener: TcpListener,
-        site: Site,
-        watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>,
-    ) -> Result<Self, Error> {
+    fn from_tokio(listener: TcpListener, service: HotService) -> Result<Self, Error> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
+        service.bound_to(local_addr);
         Ok(Server {
             listener,
             local_addr,
-            site: Arc::new(site),
-            watcher,
+            service,
         })
     }
 
@@ -131,29 +122,31 @@ impl Server {
 
     /// The HMR channel: send payloads to every connected browser.
     pub fn hub(&self) -> &Hub {
-        &self.site.hub
+        self.service.hub()
     }
 
     /// The secret browsers present to open the HMR socket (embedded in the served client).
     pub fn token(&self) -> &str {
-        &self.site.token
+        self.service.token()
     }
 
     /// The canonical folder being served.
     pub fn root(&self) -> &Path {
-        &self.site.root
+        self.service.root()
+    }
+
+    /// The request handler and its stages: events, `notify_changed`, the hub. Clone it
+    /// before [`run`](Server::run) to keep using it while the server runs.
+    pub fn service(&self) -> &HotService {
+        &self.service
     }
 
     /// Serve until `shutdown` resolves, then stop accepting, give in-flight requests a short
     /// grace period, and return.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
-            listener,
-            site,
-            watcher,
-            ..
+            listener, service, ..
         } = self;
-        let stages = spawn_stages(&site, watcher);
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         tokio::pin!(shutdown);
@@ -172,7 +165,7 @@ impl Server {
             };
             // Small responses and HMR messages must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
-            let site = site.clone();
+            let service = service.clone();
             let fragments = Arc::new(FragmentLog::default());
             let stream = FragmentSniffer::new(stream, fragments.clone());
             let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -180,8 +173,8 @@ impl Server {
                     req.extensions_mut().insert(FragmentSeen);
                 }
                 req.extensions_mut().insert(Peer(peer));
-                let site = site.clone();
-                async move { Ok::<_, Infallible>(site.handle(req).await) }
+                let service = service.clone();
+                async move { Ok::<_, Infallible>(service.handle(req).await) }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let conn = graceful.watch(conn.into_owned());
@@ -202,153 +195,8 @@ impl Server {
                 }
             }
         };
-        stages.abort();
-        tokio::join!(http, site.hub.close_all(SHUTDOWN_GRACE));
+        tokio::join!(http, service.shutdown());
     }
-}
-
-/// Validate the root and build the shared request handler state.
-fn site(config: &Config) -> Result<Site, Error> {
-    let root = check_root(&config.root)?;
-    Ok(Site {
-        plan: Arc::new(Plan::new(root.clone())),
-        root,
-        deny: DenyList::new(&config.deny)?,
-        hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
-        spa: config.spa,
-        hub: Hub::new(),
-        token: config.token.clone().unwrap_or_else(random_token),
-        hmr_path: config.hmr_path.clone(),
-    })
-}
-
-/// Start watching the root (walking it on a blocking thread: big trees take a moment).
-async fn start_watcher(
-    config: &Config,
-    site: &Site,
-) -> Result<Option<(Watcher, mpsc::Receiver<ChangeSet>)>, Error> {
-    if !config.watch {
-        return Ok(None);
-    }
-    let options = WatchOptions::new(site.root.clone())
-        .poll(config.poll)
-        .settle(config.debounce)
-        .ignore_globs(config.ignore.iter().cloned());
-    Ok(Some(Watcher::start(options)?))
-}
-
-/// The stages that run beside the accept loop: watched changes -> plan -> hub, and
-/// `hot.invalidate()` from clients -> plan -> hub. Aborted on shutdown.
-struct Stages(Vec<tokio::task::JoinHandle<()>>);
-
-impl Stages {
-    fn abort(&self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
-fn spawn_stages(site: &Arc<Site>, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
-    let mut tasks = Vec::new();
-    if let Some((watcher, mut changes)) = watcher {
-        let site = site.clone();
-        tasks.push(tokio::spawn(async move {
-            // The watcher lives as long as this task; dropping it stops watching.
-            let _watcher = watcher;
-            while let Some(set) = changes.recv().await {
-                let plan = site.plan.clone();
-                let first_event = set.first_event;
-                let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
-                    Ok(outcome) => outcome,
-                    Err(err) => {
-                        tracing::warn!(%err, "planning a change failed");
-                        continue;
-                    }
-                };
-                for payload in outcome.payloads {
-                    tracing::info!(
-                        "{} ({:.1?})",
-                        crate::plan::describe(&payload),
-                        first_event.elapsed()
-                    );
-                    site.hub.send(payload);
-                }
-            }
-        }));
-    }
-    let site = site.clone();
-    let mut events = site.hub.subscribe();
-    tasks.push(tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(HubEvent::Invalidate { message, .. }) => {
-                    if let Some(payload) = site.plan.invalidate(&message) {
-                        tracing::info!(
-                            "{} (invalidated by {})",
-                            crate::plan::describe(&payload),
-                            message.path
-                        );
-                        site.hub.send(payload);
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        "missed {missed} client events; reloading pages to stay consistent"
-                    );
-                    site.hub.full_reload();
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    }));
-    Stages(tasks)
-}
-
-/// 9 random bytes as 12 base64url characters, as Vite makes its token.
-fn random_token() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 9];
-    if let Err(err) = getrandom::fill(&mut bytes) {
-        // Without randomness the token would be guessable; fall back to time and address
-        // entropy rather than refusing to start, and say so.
-        tracing::warn!(%err, "no OS randomness for the HMR token; using a weaker source");
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ (&bytes as *const _ as usize as u128);
-        bytes.copy_from_slice(&seed.to_le_bytes()[..9]);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn check_root(root: &Path) -> Result<std::path::PathBuf, Error> {
-    let meta = match std::fs::metadata(root) {
-        Ok(meta) => meta,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            return Err(Error::RootMissing(root.to_path_buf()));
-        }
-        Err(source) => {
-            return Err(Error::RootUnreadable {
-                path: root.to_path_buf(),
-                source,
-            });
-        }
-    };
-    if !meta.is_dir() {
-        return Err(Error::RootNotDir(root.to_path_buf()));
-    }
-    let canonical = std::fs::canonicalize(root).map_err(|source| Error::RootUnreadable {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    std::fs::read_dir(&canonical).map_err(|source| Error::RootUnreadable {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    Ok(canonical)
 }
 
 async fn resolve_host(host: &str) -> Result<std::net::IpAddr, Error> {

@@ -5,7 +5,7 @@ mod common;
 use common::{TestServer, Ws, close_code, hmr_client, next_json, raw, ws_connect};
 use futures_util::SinkExt;
 use hotserve::protocol::{ErrorInfo, Payload};
-use hotserve::{Config, HubEvent};
+use hotserve::{Config, Event};
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -194,7 +194,7 @@ async fn stalled_client(server: &TestServer) -> tokio::net::TcpStream {
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_delay_the_others_and_is_dropped() {
     let (server, _site) = serve().await;
-    let mut events = server.hub.subscribe();
+    let mut events = server.hub.events();
     let _stalled = stalled_client(&server).await;
     let mut healthy = hmr_client(server.addr).await;
     next_json(&mut healthy).await;
@@ -210,17 +210,19 @@ async fn a_client_that_never_reads_does_not_delay_the_others_and_is_dropped() {
             .custom("test:blob", Some(json!({ "i": i, "blob": blob })));
         let got = next_json(&mut healthy).await;
         assert_eq!(got["data"]["i"], i, "healthy client keeps up");
-        while let Ok(event) = events.try_recv() {
-            if let HubEvent::ClientDisconnected { reason, .. } = event {
-                assert_eq!(reason, "queue overflow");
-                dropped = true;
-            }
-        }
-        if dropped {
+        if server.hub.client_count() == 1 {
+            dropped = true;
             break;
         }
     }
     assert!(dropped, "the stalled client was dropped");
+    let overflow = |e: &Event| matches!(e, Event::ClientDisconnected { reason, .. } if reason == "queue overflow");
+    assert!(
+        events
+            .wait_for(overflow, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
     assert_eq!(server.hub.client_count(), 1);
     server.hub.full_reload();
     assert_eq!(next_json(&mut healthy).await["type"], "full-reload");
@@ -302,7 +304,7 @@ async fn a_full_reload_sent_while_nobody_listens_reaches_the_next_client() {
 #[tokio::test]
 async fn client_custom_messages_reach_library_subscribers_and_pings_do_not() {
     let (server, _site) = serve().await;
-    let mut events = server.hub.subscribe();
+    let mut events = server.hub.events();
     let mut ws = hmr_client(server.addr).await;
     next_json(&mut ws).await;
     ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
@@ -313,17 +315,17 @@ async fn client_custom_messages_reach_library_subscribers_and_pings_do_not() {
     .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
+        let event = tokio::time::timeout_at(deadline, events.next())
             .await
             .unwrap()
             .unwrap();
         match event {
-            HubEvent::ClientCustom { event, data, .. } => {
-                assert_eq!(event, "my-app:hello");
+            Event::ClientCustom { name, data, .. } => {
+                assert_eq!(name, "my-app:hello");
                 assert_eq!(data, Some(json!({"a": 1})));
                 break;
             }
-            HubEvent::ClientConnected { .. } => {}
+            Event::ClientConnected { .. } => {}
             other => panic!("unexpected event {other:?}"),
         }
     }
@@ -348,10 +350,48 @@ async fn shutdown_closes_every_socket_with_1001() {
 #[tokio::test]
 async fn sending_with_no_clients_is_fine_and_counts_zero() {
     let (server, _site) = serve().await;
-    let mut events = server.hub.subscribe();
+    let mut events = server.hub.events();
     server.hub.send(Payload::Ping);
-    match events.recv().await.unwrap() {
-        HubEvent::PayloadSent { clients, .. } => assert_eq!(clients, 0),
+    match events.next().await.unwrap() {
+        Event::PayloadSent { clients, .. } => assert_eq!(clients, 0),
         other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_pings_is_dropped() {
+    use futures_util::StreamExt;
+    let site = tempfile::tempdir().unwrap();
+    let config = Config::new(site.path()).keepalive(Duration::from_millis(50));
+    let server = TestServer::start(config).await;
+    let mut events = server.hub.events();
+    // A healthy client reads all the time, so tungstenite answers every ping with a pong.
+    let mut healthy = hmr_client(server.addr).await;
+    let (texts, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = healthy.next().await {
+            if let Message::Text(text) = message {
+                let _ = texts.send(text.to_string());
+            }
+        }
+    });
+    // This one completes the handshake, then neither reads nor answers pings.
+    let _silent = stalled_client(&server).await;
+    let gone = |e: &Event| matches!(e, Event::ClientDisconnected { reason, .. } if reason == "no answer to pings");
+    assert!(
+        events
+            .wait_for(gone, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.hub.client_count(), 1, "the healthy client stays");
+    server.hub.full_reload();
+    let mut last = String::new();
+    while !last.contains("full-reload") {
+        last = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

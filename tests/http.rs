@@ -203,12 +203,7 @@ async fn other_methods_get_405_with_allow() {
 async fn if_none_match_with_the_current_etag_returns_304() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     let reply = server
         .get_with("/style.css", &[("If-None-Match", &etag)])
         .await;
@@ -230,12 +225,7 @@ async fn if_none_match_with_the_current_etag_returns_304() {
 async fn a_changed_file_is_served_fresh_despite_the_old_etag() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     write(fx.site.path(), "style.css", "body { color: red; }\n");
     let reply = server
         .get_with("/style.css", &[("If-None-Match", &etag)])
@@ -249,12 +239,7 @@ async fn a_changed_file_is_served_fresh_despite_the_old_etag() {
 async fn if_modified_since_returns_304_unless_if_none_match_disagrees() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let date = server
-        .get("/style.css")
-        .await
-        .header("last-modified")
-        .unwrap()
-        .to_owned();
+    let date = server.header_of("/style.css", "last-modified").await;
     let reply = server
         .get_with("/style.css", &[("If-Modified-Since", &date)])
         .await;
@@ -315,12 +300,7 @@ async fn a_range_with_a_stale_if_range_returns_the_whole_file() {
     let reply = server.get_with("/style.css", &headers).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), CSS);
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     let headers = [("Range", "bytes=0-3"), ("If-Range", etag.as_str())];
     assert_eq!(server.get_with("/style.css", &headers).await.status, 206);
 }
@@ -589,4 +569,26 @@ async fn shutdown_lets_an_in_flight_download_finish() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let fx = Fixture::new();
+    let server = fx.serve().await;
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let request = hyper::Request::get(format!("http://{}/style.css", server.addr))
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, CSS.as_bytes());
 }

@@ -319,3 +319,34 @@ async fn a_server_without_watching_sends_nothing_for_saves() {
     site.server.hub.custom("probe", None);
     assert_eq!(site.next().await["event"], "probe");
 }
+
+#[tokio::test]
+async fn a_same_size_save_is_served_fresh_once_its_update_arrives() {
+    let mut site = Site::start(&[]).await;
+    for colour in ["blue", "teal", "navy", "gold"] {
+        let css = format!("body {{ color: {colour} }}");
+        site.write("style.css", &css);
+        let payload = site.next().await;
+        assert_eq!(css_paths(&payload), ["/style.css"]);
+        let t = payload["updates"][0]["timestamp"].as_u64().unwrap();
+        let reply = site.server.get(&format!("/style.css?t={t}")).await;
+        assert_eq!(reply.text(), css);
+    }
+}
+
+#[tokio::test]
+async fn a_module_that_stops_importing_a_dep_prunes_it_when_served_again() {
+    let files = [
+        ("main.js", "import './old.js';\nimport.meta.hot.accept();\n"),
+        ("old.js", "export {};\n"),
+    ];
+    let mut site = Site::start_with(&files, |c| c.watch(false)).await;
+    site.server.get("/main.js").await;
+    site.server.get("/old.js").await;
+    site.write("main.js", "import.meta.hot.accept();\n");
+    site.server.get("/main.js?t=1").await;
+    assert_eq!(
+        site.next().await,
+        json!({"type":"prune","paths":["/old.js"]})
+    );
+}

@@ -5,6 +5,7 @@
 //! [`render`](super::render) turns outcomes into responses, so every branch (not modified,
 //! range not satisfiable, redirect ...) is one value that is easy to test and log.
 
+use super::inject;
 use super::resolve::{DenyList, SafePath};
 use bytes::Bytes;
 use std::fs::{self, File, Metadata};
@@ -31,6 +32,8 @@ pub(crate) struct FileRequest {
     pub head: bool,
     /// `Accept` allows HTML: a browser navigation (for the SPA fallback).
     pub accepts_html: bool,
+    /// Serve HTML pages with the client's `<script>` tag (see [`inject`]).
+    pub inject_client: bool,
 }
 
 /// What the file system said about a request.
@@ -71,9 +74,21 @@ pub(crate) struct FoundFile {
     /// The byte range to send (inclusive end), when a satisfiable range was asked for.
     pub range: Option<(u64, u64)>,
     pub body: FileBody,
-    /// A JavaScript module read whole for rewriting: its validators are decided after
-    /// the rewrite, so conditionals and ranges were not applied here.
-    pub script: bool,
+    /// Whether the bytes are sent as they are or rewritten first.
+    pub rewrite: Rewrite,
+}
+
+/// What happens to a file's bytes before they are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rewrite {
+    /// Sent as they are.
+    None,
+    /// A JavaScript module read whole for rewriting: its validators are decided after the
+    /// rewrite, so conditionals and ranges were not applied here.
+    Script,
+    /// An HTML page read whole, to be sent with the client's tag inserted: `len` and `body`
+    /// are the file's, `validators` already those of the page as sent.
+    Page,
 }
 
 /// The bytes to send.
@@ -87,33 +102,37 @@ pub(crate) enum FileBody {
     Stream { file: File, len: u64 },
 }
 
-/// Decide the answer for `safe` under `root` (which must be canonical).
+/// Decide the answer for `safe` under `root` (which must be canonical). Small files that
+/// are found are remembered in `cache` for [`FileCache::lookup`].
 pub(crate) fn decide(
     root: &Path,
     deny: &DenyList,
     spa: bool,
+    cache: &FileCache,
     safe: &SafePath,
     req: &FileRequest,
 ) -> Outcome {
     if deny.denies(&safe.segments) {
         return Outcome::Forbidden;
     }
-    let real = match locate(root, deny, &root.join(safe.to_relative())) {
+    let requested = root.join(safe.to_relative());
+    let (real, stat_path) = match locate(root, deny, &requested) {
         Located::Found(real, meta) if meta.is_dir() => {
             if !safe.trailing_slash {
                 return Outcome::AddSlash;
             }
+            let index = requested.join("index.html");
             match locate(root, deny, &real.join("index.html")) {
-                Located::Found(real, meta) => (real, meta),
-                Located::NotFound => return fallback(root, deny, spa, req),
+                Located::Found(real, meta) if meta.is_file() => (real, index),
+                Located::Found(..) | Located::NotFound => return fallback(root, deny, spa, req),
                 Located::Forbidden => return Outcome::Forbidden,
             }
         }
-        Located::Found(real, meta) => (real, meta),
+        Located::Found(real, _) => (real, requested),
         Located::NotFound => return fallback(root, deny, spa, req),
         Located::Forbidden => return Outcome::Forbidden,
     };
-    open(real.0, real.1, req)
+    open(real, req, Some((cache, CacheKey::of(safe), stat_path)))
 }
 
 /// The SPA fallback: browser navigations to unknown paths get the root `index.html`.
@@ -122,8 +141,133 @@ fn fallback(root: &Path, deny: &DenyList, spa: bool, req: &FileRequest) -> Outco
         return Outcome::NotFound;
     }
     match locate(root, deny, &root.join("index.html")) {
-        Located::Found(real, meta) if meta.is_file() => open(real, meta, req),
+        Located::Found(real, meta) if meta.is_file() => open(real, req, None),
         _ => Outcome::NotFound,
+    }
+}
+
+/// Remembers small files by request path so that repeated requests (the common case in
+/// development: every page load asks for the same files) skip the blocking pool.
+///
+/// A hit costs one `stat(2)` of the requested path, made on the async worker: microseconds
+/// on a local disk. The entry is used only while that path still leads to the same inode
+/// with the same size, mtime and ctime, so a save, a rename over the file or a swapped
+/// symlink all miss and take the full path (with its root and deny checks) again.
+#[derive(Debug, Default)]
+pub(crate) struct FileCache {
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, std::sync::Arc<CachedFile>>>,
+    bytes: std::sync::atomic::AtomicUsize,
+}
+
+/// Total size of cached file contents before the cache starts over.
+const CACHE_BUDGET: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    relative: PathBuf,
+    trailing_slash: bool,
+}
+
+impl CacheKey {
+    pub fn of(safe: &SafePath) -> Self {
+        CacheKey {
+            relative: safe.to_relative(),
+            trailing_slash: safe.trailing_slash,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    stat_path: PathBuf,
+    real: PathBuf,
+    identity: Identity,
+    validators: Validators,
+    bytes: Bytes,
+}
+
+/// What must stay equal for a cached copy to still be the file's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    unix: (u64, u64, i64, i64),
+}
+
+impl Identity {
+    fn of(meta: &Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Identity {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            unix: (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+impl FileCache {
+    /// Answer from the cache when the file is unchanged; `None` means "decide".
+    pub fn lookup(&self, root: &Path, safe: &SafePath, req: &FileRequest) -> Option<Outcome> {
+        let key = CacheKey::of(safe);
+        let entry = self.lock().get(&key).cloned()?;
+        let fresh = fs::metadata(&entry.stat_path)
+            .is_ok_and(|meta| meta.is_file() && Identity::of(&meta) == entry.identity);
+        if !fresh || !entry.stat_path.starts_with(root) {
+            if let Some(gone) = self.lock().remove(&key) {
+                self.bytes
+                    .fetch_sub(gone.bytes.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+            return None;
+        }
+        Some(respond(
+            entry.real.clone(),
+            entry.validators.clone(),
+            entry.bytes.clone(),
+            req,
+        ))
+    }
+
+    /// Drop entries for these real paths: the watcher saw them change. This covers saves
+    /// that the stat check cannot see (same size within one mtime tick).
+    pub fn forget<'a>(&self, real_paths: impl IntoIterator<Item = &'a Path>) {
+        let gone: std::collections::HashSet<&Path> = real_paths.into_iter().collect();
+        let mut entries = self.lock();
+        entries.retain(|_, entry| {
+            let keep = !gone.contains(entry.real.as_path());
+            if !keep {
+                self.bytes
+                    .fetch_sub(entry.bytes.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+            keep
+        });
+    }
+
+    fn store(&self, key: CacheKey, entry: CachedFile) {
+        use std::sync::atomic::Ordering;
+        let size = entry.bytes.len();
+        let mut entries = self.lock();
+        if self.bytes.load(Ordering::Relaxed) + size > CACHE_BUDGET {
+            // Start over rather than track recency: a dev site's working set is small, and
+            // the budget only guards against serving a huge tree of small files.
+            entries.clear();
+            self.bytes.store(0, Ordering::Relaxed);
+        }
+        if let Some(old) = entries.insert(key, std::sync::Arc::new(entry)) {
+            self.bytes.fetch_sub(old.bytes.len(), Ordering::Relaxed);
+        }
+        self.bytes.fetch_add(size, Ordering::Relaxed);
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<CacheKey, std::sync::Arc<CachedFile>>>
+    {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -180,8 +324,13 @@ fn is_missing(err: &io::Error) -> bool {
     ) || err.raw_os_error() == Some(40) // ELOOP: a symlink cycle is as good as missing.
 }
 
-/// Open the file and apply conditional requests and ranges.
-fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
+/// Open the file; small files (and scripts, which are rewritten) are read whole and cached,
+/// large ones are streamed.
+fn open(
+    path: PathBuf,
+    req: &FileRequest,
+    cache: Option<(&FileCache, CacheKey, PathBuf)>,
+) -> Outcome {
     let mut file = match File::open(&path) {
         Ok(file) => file,
         Err(err) if is_missing(&err) => return Outcome::NotFound,
@@ -196,39 +345,51 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         _ => return Outcome::Forbidden,
     };
     let len = meta.len();
-    let validators = validators_of(&meta);
-    let script = len <= SCRIPT_LIMIT
-        && path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| crate::plan::is_script(&e.to_ascii_lowercase()));
+    let mut validators = validators_of(&meta);
+    let rewritten = is_script_path(&path) || (req.inject_client && inject::is_html(&path));
+    if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && rewritten) {
+        let mut buf = Vec::with_capacity(len as usize);
+        if let Err(err) = file.take(len).read_to_end(&mut buf) {
+            tracing::debug!(path = %path.display(), %err, "read failed");
+            return Outcome::NotFound;
+        }
+        let bytes = Bytes::from(buf);
+        // File systems stamp mtimes with a coarse clock (a few ms on Linux): two saves of the
+        // same length within one tick would share an mtime-based tag and the browser would
+        // keep the old copy. A content hash makes the tag exact for files we hold anyway.
+        validators.etag = format!("\"{:x}-{:x}\"", len, content_hash(&bytes));
+        // A file that changed while we read it is not cached; the next request re-reads it.
+        let unchanged = bytes.len() as u64 == len;
+        if let Some((cache, key, stat_path)) = cache
+            && unchanged
+        {
+            cache.store(
+                key,
+                CachedFile {
+                    stat_path,
+                    real: path.clone(),
+                    identity: Identity::of(&meta),
+                    validators: validators.clone(),
+                    bytes: bytes.clone(),
+                },
+            );
+        }
+        return respond(path, validators, bytes, req);
+    }
 
-    if !script && not_modified(req, &validators) {
+    if not_modified(req, &validators) {
         return Outcome::NotModified { path, validators };
     }
-    let range = if !script && range_applies(req, &validators) {
-        match req.range.as_deref().map(|r| parse_range(r, len)) {
-            Some(RangeAnswer::Satisfiable(start, end)) => Some((start, end)),
-            Some(RangeAnswer::Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
-            Some(RangeAnswer::Ignore) | None => None,
-        }
-    } else {
-        None
+    let range = match requested_range(req, &validators, len) {
+        Ok(range) => range,
+        Err(Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
     };
     let (start, send_len) = match range {
         Some((start, end)) => (start, end - start + 1),
         None => (0, len),
     };
-    let body = if req.head && !script {
+    let body = if req.head {
         FileBody::Empty
-    } else if script || send_len <= IN_MEMORY_LIMIT {
-        match read_part(&mut file, start, send_len) {
-            Ok(bytes) => FileBody::Bytes(bytes),
-            Err(err) => {
-                tracing::debug!(path = %path.display(), %err, "read failed");
-                return Outcome::NotFound;
-            }
-        }
     } else {
         if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
             return Outcome::NotFound;
@@ -244,17 +405,99 @@ fn open(path: PathBuf, _meta: Metadata, req: &FileRequest) -> Outcome {
         len,
         range,
         body,
-        script,
+        rewrite: Rewrite::None,
     })
 }
 
-fn read_part(file: &mut File, start: u64, len: u64) -> io::Result<Bytes> {
-    if start > 0 {
-        file.seek(SeekFrom::Start(start))?;
+fn is_script_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| crate::plan::is_script(&e.to_ascii_lowercase()))
+}
+
+/// Conditionals and ranges over a file held in memory. Scripts skip both: they are rewritten
+/// before sending, and their validators are decided after the rewrite.
+fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileRequest) -> Outcome {
+    let len = bytes.len() as u64;
+    if is_script_path(&path) {
+        return Outcome::File(FoundFile {
+            path,
+            validators,
+            len,
+            range: None,
+            body: FileBody::Bytes(bytes),
+            rewrite: Rewrite::Script,
+        });
     }
-    let mut buf = Vec::with_capacity(len as usize);
-    file.take(len).read_to_end(&mut buf)?;
-    Ok(Bytes::from(buf))
+    if req.inject_client && inject::is_html(&path) {
+        // A validator of its own, so a copy cached without the tag is never revalidated as
+        // this one; no ranges, since the file's offsets do not describe the bytes sent.
+        let validators = Validators {
+            etag: inject::injected_etag(&validators.etag),
+            ..validators
+        };
+        if not_modified(req, &validators) {
+            return Outcome::NotModified { path, validators };
+        }
+        return Outcome::File(FoundFile {
+            path,
+            validators,
+            len,
+            range: None,
+            body: if req.head {
+                FileBody::Empty
+            } else {
+                FileBody::Bytes(bytes)
+            },
+            rewrite: Rewrite::Page,
+        });
+    }
+    if not_modified(req, &validators) {
+        return Outcome::NotModified { path, validators };
+    }
+    let range = match requested_range(req, &validators, len) {
+        Ok(range) => range,
+        Err(Unsatisfiable) => return Outcome::RangeNotSatisfiable { len },
+    };
+    let body = match (req.head, range) {
+        (true, _) => FileBody::Empty,
+        (false, Some((start, end))) => FileBody::Bytes(bytes.slice(start as usize..=end as usize)),
+        (false, None) => FileBody::Bytes(bytes),
+    };
+    Outcome::File(FoundFile {
+        path,
+        validators,
+        len,
+        range,
+        body,
+        rewrite: Rewrite::None,
+    })
+}
+
+/// A range that lies outside the file.
+struct Unsatisfiable;
+
+/// The satisfiable range asked for, `None` for the whole file, or `Err` for 416.
+fn requested_range(
+    req: &FileRequest,
+    validators: &Validators,
+    len: u64,
+) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+    if !range_applies(req, validators) {
+        return Ok(None);
+    }
+    match req.range.as_deref().map(|r| parse_range(r, len)) {
+        Some(RangeAnswer::Satisfiable(start, end)) => Ok(Some((start, end))),
+        Some(RangeAnswer::Unsatisfiable) => Err(Unsatisfiable),
+        Some(RangeAnswer::Ignore) | None => Ok(None),
+    }
+}
+
+fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 fn validators_of(meta: &Metadata) -> Validators {

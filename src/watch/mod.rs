@@ -107,7 +107,8 @@ impl WatchOptions {
 }
 
 /// What happened to a path, judged against the state before the batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// The file did not exist before the batch.
     Created,

@@ -1,0 +1,381 @@
+//! The dev server as a service: static files, the client route and the HMR upgrade, with the
+//! watch -> plan -> hub stages running beside it. [`Server`](crate::Server) runs it on its own
+//! listener; build tools that already run hyper mount it into theirs.
+
+use crate::client::{ClientConfig, ServedClient, url_host};
+use crate::events::{Event, Events, FileChange};
+use crate::http::{Body, Site, host::HostPolicy, resolve::DenyList};
+use crate::hub::Hub;
+use crate::plan::Plan;
+use crate::protocol::{InvalidateMessage, Payload};
+use crate::watch::{Change, ChangeKind, ChangeSet, WatchOptions, Watcher};
+use crate::{Config, Error};
+use hyper::{Request, Response};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long open WebSockets get to say goodbye on shutdown.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// hotserve's request handler plus its background stages. Cheap to clone; the stages stop
+/// when the last clone is dropped (or at [`shutdown`](HotService::shutdown)).
+///
+/// Mount it in your own hyper server (serve connections with upgrades enabled, so the HMR
+/// WebSocket works):
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), hotserve::Error> {
+/// use hyper::service::service_fn;
+/// let hot = hotserve::HotService::new(hotserve::Config::new("dist")).await?;
+/// let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+///     let hot = hot.clone();
+///     async move { Ok::<_, std::convert::Infallible>(hot.handle(req).await) }
+/// });
+/// # let _ = service; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HotService {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    site: Arc<Site>,
+    stages: Stages,
+    polling: bool,
+}
+
+impl std::fmt::Debug for HotService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotService")
+            .field("root", &self.shared.site.root)
+            .field("polling", &self.shared.polling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HotService {
+    /// Check the config, start watching the root (unless turned off) and the stages that
+    /// turn changes into payloads. Must be called inside a tokio runtime.
+    pub async fn new(config: Config) -> Result<Self, Error> {
+        let site = Arc::new(site(&config)?);
+        let watcher = start_watcher(&config, &site).await?;
+        let polling = watcher.as_ref().is_some_and(|(w, _)| w.is_polling());
+        let stages = spawn_stages(&site, watcher);
+        Ok(HotService {
+            shared: Arc::new(Shared {
+                site,
+                stages,
+                polling,
+            }),
+        })
+    }
+
+    /// Answer one request: the HMR upgrade, the client, or a file.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body> {
+        self.shared.site.clone().handle(req).await
+    }
+
+    /// The HMR channel: send payloads (reloads, errors, custom events) to every browser.
+    pub fn hub(&self) -> &Hub {
+        &self.shared.site.hub
+    }
+
+    /// Subscribe to events: file changes, payloads sent, clients and their messages.
+    pub fn events(&self) -> Events {
+        self.shared.site.hub.events()
+    }
+
+    /// The secret browsers present to open the HMR socket (embedded in the served client).
+    pub fn token(&self) -> &str {
+        &self.shared.site.token
+    }
+
+    /// The canonical folder being served.
+    pub fn root(&self) -> &Path {
+        &self.shared.site.root
+    }
+
+    /// Tell the served client where the server listens, for its direct-address fallback.
+    pub(crate) fn bound_to(&self, addr: std::net::SocketAddr) {
+        self.shared.site.client.bind(addr);
+    }
+
+    /// Whether the watcher polls (asked for, or the native watcher could not start).
+    pub fn is_polling(&self) -> bool {
+        self.shared.polling
+    }
+
+    /// Tell the server that these files changed, as the watcher would: for build tools that
+    /// write their own output with watching turned off. Paths are absolute or relative to the
+    /// root; a path that no longer exists counts as removed. The same plan applies (a
+    /// stylesheet becomes a `css-update`, a module follows the module graph, a page reloads).
+    /// Returns the payloads sent.
+    pub async fn notify_changed<P: AsRef<Path>>(
+        &self,
+        paths: impl IntoIterator<Item = P>,
+    ) -> Vec<Payload> {
+        let root = &self.shared.site.root;
+        let changes = paths
+            .into_iter()
+            .map(|p| {
+                let path = absolute_under(root, p.as_ref());
+                let kind = if path.exists() {
+                    ChangeKind::Modified
+                } else {
+                    ChangeKind::Removed
+                };
+                Change { path, kind }
+            })
+            .collect();
+        let set = ChangeSet {
+            changes,
+            overflowed: false,
+            first_event: Instant::now(),
+        };
+        apply_changes(&self.shared.site, set).await
+    }
+
+    /// Close every HMR socket with 1001 (going away) and stop the stages. Requests that are
+    /// still answered afterwards are served, but nothing is watched any more.
+    pub async fn shutdown(&self) {
+        self.shared.stages.abort();
+        self.shared.site.hub.close_all(CLOSE_GRACE).await;
+    }
+}
+
+impl<B: Send + 'static> hyper::service::Service<Request<B>> for HotService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let site = self.shared.site.clone();
+        Box::pin(async move { Ok(site.handle(req).await) })
+    }
+}
+
+#[cfg(feature = "tower")]
+impl<B: Send + 'static> tower_service::Service<Request<B>> for HotService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        hyper::service::Service::call(&*self, req)
+    }
+}
+
+/// `p` as an absolute path under the canonical `root` (resolving symlinks in its folder,
+/// since the root is canonical and the watcher reports canonical paths too).
+fn absolute_under(root: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    };
+    if let Ok(real) = joined.canonicalize() {
+        return real;
+    }
+    match (joined.parent(), joined.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|parent| parent.join(name))
+            .unwrap_or(joined),
+        _ => joined,
+    }
+}
+
+/// The shared change pipeline: report, forget cached copies, plan, send.
+async fn apply_changes(site: &Arc<Site>, set: ChangeSet) -> Vec<Payload> {
+    let changes: Vec<FileChange> = set
+        .changes
+        .iter()
+        .map(|c| FileChange {
+            url: crate::plan::url_path(&site.root, &c.path).unwrap_or_else(|| "/".into()),
+            path: c.path.clone(),
+            kind: c.kind,
+        })
+        .collect();
+    if !changes.is_empty() {
+        site.hub.emit(Event::FilesChanged { changes });
+    }
+    site.cache
+        .forget(set.changes.iter().map(|c| c.path.as_path()));
+    let plan = site.plan.clone();
+    let first_event = set.first_event;
+    let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::warn!(%err, "planning a change failed; reloading all pages");
+            crate::plan::Outcome {
+                payloads: vec![Payload::full_reload_all()],
+            }
+        }
+    };
+    for payload in &outcome.payloads {
+        tracing::info!(
+            "{} ({:.1?})",
+            crate::plan::describe(payload),
+            first_event.elapsed()
+        );
+        site.hub.send(payload.clone());
+    }
+    outcome.payloads
+}
+
+/// Start watching the root.
+async fn start_watcher(
+    config: &Config,
+    site: &Site,
+) -> Result<Option<(Watcher, mpsc::Receiver<ChangeSet>)>, Error> {
+    if !config.watch {
+        return Ok(None);
+    }
+    let options = WatchOptions::new(site.root.clone())
+        .poll(config.poll)
+        .settle(config.debounce)
+        .ignore_globs(config.ignore.iter().cloned());
+    Ok(Some(Watcher::start(options)?))
+}
+
+/// The tasks beside the request handler: watched changes -> plan -> hub, and
+/// `hot.invalidate()` from clients -> plan -> hub. Aborted on shutdown or drop.
+struct Stages(Vec<tokio::task::JoinHandle<()>>);
+
+impl Stages {
+    fn abort(&self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Stages {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+fn spawn_stages(site: &Arc<Site>, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
+    let mut tasks = Vec::new();
+    if let Some((watcher, mut changes)) = watcher {
+        let site = site.clone();
+        tasks.push(tokio::spawn(async move {
+            // The watcher lives as long as this task; dropping it stops watching.
+            let _watcher = watcher;
+            while let Some(set) = changes.recv().await {
+                apply_changes(&site, set).await;
+            }
+        }));
+    }
+    if let Some(mut invalidations) = site.hub.take_invalidations() {
+        let site = site.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(message) = invalidations.recv().await {
+                invalidate(&site, &message);
+            }
+        }));
+    }
+    Stages(tasks)
+}
+
+fn invalidate(site: &Site, message: &InvalidateMessage) {
+    if let Some(payload) = site.plan.invalidate(message) {
+        tracing::info!(
+            "{} (invalidated by {})",
+            crate::plan::describe(&payload),
+            message.path
+        );
+        site.hub.send(payload);
+    }
+}
+
+/// Validate the root and build the shared request handler state.
+fn site(config: &Config) -> Result<Site, Error> {
+    let root = check_root(&config.root)?;
+    let token = config.token.clone().unwrap_or_else(random_token);
+    Ok(Site {
+        plan: Arc::new(Plan::new(root.clone())),
+        cache: Default::default(),
+        root,
+        deny: DenyList::new(&config.deny)?,
+        hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
+        spa: config.spa,
+        hub: Hub::with_keepalive(config.keepalive),
+        hmr_path: config.hmr_path.clone(),
+        client: ServedClient::new(client_config(config, &token)),
+        token,
+        inject: config.inject,
+    })
+}
+
+/// What the served client needs to know; the direct address comes once bound.
+fn client_config(config: &Config, token: &str) -> ClientConfig {
+    ClientConfig {
+        token: token.to_owned(),
+        host: config.hmr_host.as_deref().map(url_host),
+        port: config.hmr_port,
+        path: config.hmr_path.clone(),
+        direct_host: None,
+        direct_port: None,
+        spa: config.spa,
+    }
+}
+
+/// 9 random bytes as 12 base64url characters, as Vite makes its token.
+fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 9];
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        // Without randomness the token would be guessable; fall back to time and address
+        // entropy rather than refusing to start, and say so.
+        tracing::warn!(%err, "no OS randomness for the HMR token; using a weaker source");
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ (&bytes as *const _ as usize as u128);
+        bytes.copy_from_slice(&seed.to_le_bytes()[..9]);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn check_root(root: &Path) -> Result<std::path::PathBuf, Error> {
+    let meta = match std::fs::metadata(root) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::RootMissing(root.to_path_buf()));
+        }
+        Err(source) => {
+            return Err(Error::RootUnreadable {
+                path: root.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !meta.is_dir() {
+        return Err(Error::RootNotDir(root.to_path_buf()));
+    }
+    let canonical = std::fs::canonicalize(root).map_err(|source| Error::RootUnreadable {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    std::fs::read_dir(&canonical).map_err(|source| Error::RootUnreadable {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Ok(canonical)
+}
