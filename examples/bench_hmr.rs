@@ -198,7 +198,15 @@ async fn run(n: usize, opts: &Options) -> Row {
     let clients = Clients::new(
         n,
         Box::new(|text: &str, round: u64| {
-            text.contains("\"bench\"") && text.contains(&format!("\"seq\":{round}}}"))
+            // `..."data":{"seq":N}}`: read N without allocating.
+            let seq = text.rfind("\"seq\":").and_then(|i| {
+                let digits = &text[i + 6..];
+                let end = digits
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(digits.len());
+                digits[..end].parse::<u64>().ok()
+            });
+            seq == Some(round) && text.contains("\"bench\"")
         }),
     );
     let connect = clients

@@ -510,7 +510,8 @@ async fn open(addr: SocketAddr) -> Result<ClientWs, String> {
             }
         };
         let _ = stream.set_nodelay(true);
-        let config = WebSocketConfig::default().read_buffer_size(4096);
+        // Small: tungstenite zero-fills the free part of its read buffer before each read.
+        let config = WebSocketConfig::default().read_buffer_size(1024);
         match tokio_tungstenite::client_async_with_config(request.clone(), stream, Some(config))
             .await
         {
