@@ -70,19 +70,12 @@ fn parse() -> Options {
 }
 
 fn main() {
-    let started = Instant::now();
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--serve") {
-        let root = std::path::PathBuf::from(&args[2]);
-        common::serve_main(started, &root, &args[3..]);
+    if common::serve_if_asked() {
         return;
     }
     let opts = parse();
-    let command = std::iter::once("cargo run --release --example bench_hmr --".to_owned())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
-    common::header("hotserve HMR fan-out", command.trim_end_matches(" --"));
+    let command = common::command_line("bench_hmr");
+    common::header("hotserve HMR fan-out", &command);
     let server_env = if opts.env.is_empty() {
         "default".to_owned()
     } else {

@@ -73,19 +73,12 @@ fn parse() -> Options {
 }
 
 fn main() {
-    let started = Instant::now();
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--serve") {
-        let root = std::path::PathBuf::from(&args[2]);
-        common::serve_main(started, &root, &args[3..]);
+    if common::serve_if_asked() {
         return;
     }
     let opts = parse();
-    let command = std::iter::once("cargo run --release --example bench_watch --".to_owned())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
-    common::header("hotserve watcher", command.trim_end_matches(" --"));
+    let command = common::command_line("bench_watch");
+    common::header("hotserve watcher", &command);
     println!(
         "server: separate process, hotserve::Server with the watcher on ({}, 50 ms max \
          hold); temp folders on {}",

@@ -130,6 +130,29 @@ pub fn ms(d: Duration) -> f64 {
 // ---------------------------------------------------------------------------------------
 // The server process.
 
+/// When this process was started as the server (`--serve ROOT ...`), serve and return true.
+pub fn serve_if_asked() -> bool {
+    let started = Instant::now();
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("--serve") {
+        return false;
+    }
+    let root = std::path::PathBuf::from(&args[2]);
+    serve_main(started, &root, &args[3..]);
+    true
+}
+
+/// The command that reproduces this run, for the header.
+pub fn command_line(example: &str) -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut command = format!("cargo run --release --example {example}");
+    if !args.is_empty() {
+        command.push_str(" -- ");
+        command.push_str(&args.join(" "));
+    }
+    command
+}
+
 /// Entry point of the server child: `--serve ROOT [--watch] [--send-from-thread]
 /// [--settle-us N]`. Prints
 /// `ready PORT MICROS` (MICROS: process main to bound), then reads commands on stdin:
