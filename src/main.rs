@@ -2,7 +2,7 @@
 //! Uses only the library's public API.
 
 use clap::Parser;
-use hotserve::{Config, Server};
+use hotserve::{CertificateSource, Config, Server, TlsConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,37 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     ignore: Vec<String>,
 
+    /// Serve HTTPS (and the HMR socket as WSS). Without --cert/--key, a self-signed
+    /// certificate for localhost is made once and kept in the cache folder.
+    #[arg(long)]
+    https: bool,
+
+    /// Certificate chain (PEM) for HTTPS, e.g. made by mkcert. Implies --https.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+
+    /// Private key (PEM) belonging to --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+
+    /// Forward requests to a backend (repeatable): `URL` for everything no file under ROOT
+    /// answers, `/prefix=URL` for paths under a prefix (checked before files).
+    #[arg(long, value_name = "[/PREFIX=]URL")]
+    proxy: Vec<String>,
+
+    /// Send every request to the --proxy URL, even when a file under ROOT matches.
+    #[arg(long, requires = "proxy")]
+    proxy_all: bool,
+
+    /// Seconds a backend may take to connect and send its response headers (then 504).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    proxy_timeout: u64,
+
+    /// Reload every page when a file matching this glob changes (repeatable), e.g. the
+    /// templates a --proxy backend renders.
+    #[arg(long, value_name = "GLOB")]
+    reload_on: Vec<String>,
+
     /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: String,
@@ -102,6 +133,23 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     for pattern in &args.deny {
         config = config.deny(pattern);
     }
+    for glob in &args.reload_on {
+        config = config.reload_on(glob);
+    }
+    match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => config = config.https(TlsConfig::pem_files(cert, key)),
+        _ if args.https => config = config.https(TlsConfig::self_signed()),
+        _ => {}
+    }
+    for proxy in &args.proxy {
+        config = match proxy.split_once('=') {
+            Some((prefix, url)) if prefix.starts_with('/') => config.proxy_path(prefix, url),
+            _ => config.proxy(proxy),
+        };
+    }
+    config = config
+        .proxy_all(args.proxy_all)
+        .proxy_timeout(Duration::from_secs(args.proxy_timeout));
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -110,15 +158,25 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         }
     };
     let addr = server.local_addr();
-    print_banner(addr, server.root(), started);
+    let scheme = if server.is_https() { "https" } else { "http" };
+    print_banner(scheme, addr, server.root(), started);
+    if let Some(source) = server.certificate() {
+        print_certificate(source);
+    }
+    for proxy in &args.proxy {
+        println!("  ➜  Proxy:   {proxy}");
+    }
+    if !args.proxy.is_empty() {
+        println!();
+    }
     if args.open {
-        open_browser(&format!("http://{}/", display_addr(addr)));
+        open_browser(&format!("{scheme}://{}/", display_addr(addr)));
     }
     server.run(shutdown_signal()).await;
     ExitCode::SUCCESS
 }
 
-fn print_banner(addr: SocketAddr, root: &std::path::Path, started: Instant) {
+fn print_banner(scheme: &str, addr: SocketAddr, root: &std::path::Path, started: Instant) {
     println!(
         "\n  hotserve v{}  ready in {} ms\n",
         env!("CARGO_PKG_VERSION"),
@@ -126,10 +184,10 @@ fn print_banner(addr: SocketAddr, root: &std::path::Path, started: Instant) {
     );
     println!("  ➜  Serving: {}", root.display());
     if addr.ip().is_unspecified() {
-        println!("  ➜  Local:   http://localhost:{}/", addr.port());
+        println!("  ➜  Local:   {scheme}://localhost:{}/", addr.port());
         for ip in network_addresses(addr.ip()) {
             println!(
-                "  ➜  Network: http://{}/",
+                "  ➜  Network: {scheme}://{}/",
                 display_addr(SocketAddr::new(ip, addr.port()))
             );
         }
@@ -138,7 +196,29 @@ fn print_banner(addr: SocketAddr, root: &std::path::Path, started: Instant) {
              machine can read the served folder."
         );
     } else {
-        println!("  ➜  Local:   http://{}/", display_addr(addr));
+        println!("  ➜  Local:   {scheme}://{}/", display_addr(addr));
+    }
+    println!();
+}
+
+fn print_certificate(source: &CertificateSource) {
+    match source {
+        CertificateSource::Files { cert, .. } => {
+            println!("  ➜  HTTPS:   certificate {}", cert.display());
+        }
+        CertificateSource::SelfSigned { cache, reused } => {
+            let made = if *reused { "reused" } else { "generated" };
+            println!(
+                "  ➜  HTTPS:   self-signed certificate for localhost ({made}); your browser \
+                 asks you to accept it once"
+            );
+            match cache {
+                Some(dir) => println!("              kept in {}", dir.display()),
+                None => println!("              not cached: the browser will ask again next time"),
+            }
+            println!("              (use --cert/--key with mkcert for a trusted one)");
+        }
+        _ => {}
     }
     println!();
 }

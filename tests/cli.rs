@@ -15,10 +15,10 @@ fn wait_for_url(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("stdout piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Keep draining after the URL is found: a closed pipe would make the server's
+        // later banner lines fail.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -135,4 +135,83 @@ fn an_unresolvable_host_is_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot resolve host"), "{stderr}");
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn https_prints_an_https_url_and_serves_tls_on_it() {
+    let site = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<h1>over tls</h1>");
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--https"])
+        .env("HOTSERVE_CACHE_DIR", cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let url = wait_for_url(&mut child);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("banner URL has an address");
+    assert!(
+        cache.path().join("localhost-cert.pem").exists(),
+        "the certificate is kept in HOTSERVE_CACHE_DIR"
+    );
+    // Plain HTTP to it is told to use the printed URL's scheme.
+    let reply = common::request(addr, "GET", "/", &[]).await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.text().contains(&format!("https://{addr}/")),
+        "{}",
+        reply.text()
+    );
+    terminate(&child);
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_missing_certificate_file_is_a_clear_error_with_a_failing_exit() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args([
+            "--port",
+            "0",
+            "--cert",
+            "/no/such/cert.pem",
+            "--key",
+            "/no/such/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: cannot use the certificate /no/such/cert.pem"),
+        "{stderr}"
+    );
+}
+
+#[cfg(feature = "proxy")]
+#[test]
+fn a_proxy_target_that_is_not_an_http_url_is_a_clear_error() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--proxy", "ftp://127.0.0.1:21"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: invalid proxy \"ftp://127.0.0.1:21\""),
+        "{stderr}"
+    );
 }
