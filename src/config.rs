@@ -20,6 +20,9 @@ pub struct Config {
     pub(crate) deny: Vec<String>,
     pub(crate) token: Option<String>,
     pub(crate) hmr_path: String,
+    pub(crate) hmr_host: Option<String>,
+    pub(crate) hmr_port: Option<u16>,
+    pub(crate) inject: bool,
     pub(crate) watch: bool,
     pub(crate) poll: Option<Duration>,
     pub(crate) debounce: Duration,
@@ -29,6 +32,7 @@ pub struct Config {
     pub(crate) tls: Option<crate::TlsConfig>,
     #[cfg(feature = "proxy")]
     pub(crate) proxy: crate::http::proxy::ProxyConfig,
+    pub(crate) keepalive: Duration,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -47,6 +51,9 @@ impl Config {
             deny: Vec::new(),
             token: None,
             hmr_path: "/".into(),
+            hmr_host: None,
+            hmr_port: None,
+            inject: true,
             watch: true,
             poll: None,
             debounce: Duration::from_millis(2),
@@ -56,6 +63,7 @@ impl Config {
             tls: None,
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
+            keepalive: crate::hub::DEFAULT_KEEPALIVE,
         }
     }
 
@@ -117,6 +125,30 @@ impl Config {
         self
     }
 
+    /// The host browsers connect the HMR socket to, when it differs from the page's (a
+    /// reverse proxy in front of hotserve). The server itself does not listen there.
+    /// Defaults to the page's host.
+    pub fn hmr_host(mut self, host: impl Into<String>) -> Self {
+        self.hmr_host = Some(host.into());
+        self
+    }
+
+    /// The port browsers connect the HMR socket to, when it differs from the page's (a
+    /// reverse proxy or a Docker port mapping). The server itself does not listen there.
+    /// Defaults to the page's port.
+    pub fn hmr_port(mut self, port: u16) -> Self {
+        self.hmr_port = Some(port);
+        self
+    }
+
+    /// Put the client's `<script type="module" src="/@vite/client">` into every served HTML
+    /// page, so pages reload and update by themselves. The client stays available at
+    /// `/@vite/client` either way. Defaults to `true`.
+    pub fn inject(mut self, inject: bool) -> Self {
+        self.inject = inject;
+        self
+    }
+
     /// Watch the root and turn saves into HMR payloads. Build tools that write their own
     /// output turn this off and push changes through the [`Hub`](crate::Hub). Defaults to
     /// `true`.
@@ -145,6 +177,13 @@ impl Config {
     /// `.ignore`, `node_modules/`, `.git/` and editor temp files. Defaults to none.
     pub fn ignore(mut self, glob: impl Into<String>) -> Self {
         self.ignore.push(glob.into());
+        self
+    }
+
+    /// How often the server pings each HMR socket; a client that stays silent for two and a
+    /// half intervals is dropped. Defaults to 30 seconds.
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = interval.max(Duration::from_millis(10));
         self
     }
 

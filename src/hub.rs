@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 /// within microseconds; only a client that stopped reading gets near this.
 pub(crate) const CLIENT_QUEUE: usize = 256;
 
+/// How often a silent connection is pinged (Vite's client pings every 30 s too).
+pub(crate) const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Pending `hot.invalidate()` messages; more at once means something loops.
 const INVALIDATION_QUEUE: usize = 256;
 
@@ -51,6 +54,7 @@ struct Inner {
     /// stream, so a burst of events can never make one get lost.
     invalidations: mpsc::Sender<InvalidateMessage>,
     invalidations_rx: Mutex<Option<mpsc::Receiver<InvalidateMessage>>>,
+    keepalive: std::time::Duration,
 }
 
 #[derive(Debug)]
@@ -77,6 +81,11 @@ impl Default for Hub {
 impl Hub {
     /// A hub with no clients.
     pub fn new() -> Self {
+        Self::with_keepalive(DEFAULT_KEEPALIVE)
+    }
+
+    /// A hub whose connections ping every `keepalive`.
+    pub(crate) fn with_keepalive(keepalive: std::time::Duration) -> Self {
         let (invalidations, invalidations_rx) = mpsc::channel(INVALIDATION_QUEUE);
         Hub {
             inner: Arc::new(Inner {
@@ -88,6 +97,7 @@ impl Hub {
                 shutting_down: AtomicBool::new(false),
                 invalidations,
                 invalidations_rx: Mutex::new(Some(invalidations_rx)),
+                keepalive,
             }),
         }
     }
@@ -181,6 +191,11 @@ impl Hub {
     /// file changes). Events from before the call are not replayed.
     pub fn events(&self) -> Events {
         Events::new(self.inner.events.subscribe())
+    }
+
+    /// How often connections ping their client.
+    pub(crate) fn keepalive(&self) -> std::time::Duration {
+        self.inner.keepalive
     }
 
     /// The queue of `hot.invalidate()` messages; handed out once, to the planner stage.

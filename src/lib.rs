@@ -1,17 +1,7 @@
-//! hotserve: a dev server that gives any frontend folder Vite-compatible hot module reload.
-//!
-//! Three ways to use it: the `hotserve` command next to a frontend project, this library
-//! embedded in a Rust build tool, and watch-mode tests that follow its events.
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), hotserve::Error> {
-//! let server = hotserve::Server::bind(hotserve::Config::new("site")).await?;
-//! println!("http://{}", server.local_addr());
-//! server.run(std::future::pending()).await;
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod client;
 mod config;
 mod error;
 mod events;

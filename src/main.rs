@@ -45,6 +45,22 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     deny: Vec<String>,
 
+    /// Do not put the HMR client's <script> into served HTML pages.
+    #[arg(long)]
+    no_inject: bool,
+
+    /// Host browsers connect the HMR socket to (a reverse proxy in front of hotserve).
+    #[arg(long, value_name = "HOST")]
+    hmr_host: Option<String>,
+
+    /// Port browsers connect the HMR socket to (a reverse proxy or a Docker port mapping).
+    #[arg(long, value_name = "PORT")]
+    hmr_port: Option<u16>,
+
+    /// URL path of the HMR socket (default /).
+    #[arg(long, value_name = "PATH")]
+    hmr_path: Option<String>,
+
     /// Do not watch ROOT for changes (serve only).
     #[arg(long)]
     no_watch: bool,
@@ -92,6 +108,15 @@ struct Args {
     /// templates a --proxy backend renders.
     #[arg(long, value_name = "GLOB")]
     reload_on: Vec<String>,
+
+    /// Print events as newline-delimited JSON on stdout (the banner and logs go to stderr),
+    /// for scripts and test runners: `hotserve --json | jq`.
+    #[arg(long)]
+    json: bool,
+
+    /// Exit (status 0) after the first hot update or page reload has been sent.
+    #[arg(long)]
+    once: bool,
 
     /// Log level: error, warn, info, debug (request logs) or trace. RUST_LOG overrides it.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -150,6 +175,16 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     config = config
         .proxy_all(args.proxy_all)
         .proxy_timeout(Duration::from_secs(args.proxy_timeout));
+    config = config.inject(!args.no_inject);
+    if let Some(host) = &args.hmr_host {
+        config = config.hmr_host(host);
+    }
+    if let Some(port) = args.hmr_port {
+        config = config.hmr_port(port);
+    }
+    if let Some(path) = &args.hmr_path {
+        config = config.hmr_path(path);
+    }
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
@@ -159,68 +194,139 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     };
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
-    print_banner(scheme, addr, server.root(), started);
+    let url = format!("{scheme}://{}/", display_addr(addr));
+    let mut banner = banner(scheme, addr, server.root(), started);
     if let Some(source) = server.certificate() {
-        print_certificate(source);
+        banner.push_str(&certificate_lines(source));
     }
     for proxy in &args.proxy {
-        println!("  ➜  Proxy:   {proxy}");
+        banner.push_str(&format!("  ➜  Proxy:   {proxy}\n"));
     }
     if !args.proxy.is_empty() {
-        println!();
+        banner.push('\n');
+    }
+    // With --json, stdout carries only events; people read the banner on stderr.
+    if args.json {
+        eprint!("{banner}");
+    } else {
+        print!("{banner}");
+    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    if args.json || args.once {
+        let events = server.service().events();
+        if args.json {
+            print_json(&serde_json::json!({
+                "event": "ready",
+                "url": url,
+                "root": server.root(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }));
+        }
+        tokio::spawn(follow_events(events, args.json, args.once, done_tx));
     }
     if args.open {
-        open_browser(&format!("{scheme}://{}/", display_addr(addr)));
+        open_browser(&url);
     }
-    server.run(shutdown_signal()).await;
+    let done = async {
+        if done_rx.await.is_ok() {
+            tracing::info!("--once: the first update went out; exiting");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    server
+        .run(async {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = done => {}
+            }
+        })
+        .await;
     ExitCode::SUCCESS
 }
 
-fn print_banner(scheme: &str, addr: SocketAddr, root: &std::path::Path, started: Instant) {
-    println!(
+/// Print events as JSON lines (`--json`) and/or stop after the first update (`--once`).
+async fn follow_events(
+    mut events: hotserve::Events,
+    json: bool,
+    once: bool,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    while let Some(event) = events.next().await {
+        if json {
+            print_json(&event);
+        }
+        if once
+            && let hotserve::Event::PayloadSent { payload, .. } = &event
+            && matches!(payload.kind(), "update" | "full-reload")
+        {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    use std::io::Write;
+    if let Ok(line) = serde_json::to_string(value) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`| head`) is not worth a panic.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+fn banner(scheme: &str, addr: SocketAddr, root: &std::path::Path, started: Instant) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "\n  hotserve v{}  ready in {} ms\n",
         env!("CARGO_PKG_VERSION"),
         started.elapsed().as_millis()
     );
-    println!("  ➜  Serving: {}", root.display());
+    let _ = writeln!(out, "  ➜  Serving: {}", root.display());
     if addr.ip().is_unspecified() {
-        println!("  ➜  Local:   {scheme}://localhost:{}/", addr.port());
+        let _ = writeln!(out, "  ➜  Local:   {scheme}://localhost:{}/", addr.port());
         for ip in network_addresses(addr.ip()) {
-            println!(
+            let _ = writeln!(
+                out,
                 "  ➜  Network: {scheme}://{}/",
                 display_addr(SocketAddr::new(ip, addr.port()))
             );
         }
-        println!(
+        let _ = writeln!(
+            out,
             "\n  warning: the server is exposed to your network; anyone who can reach this \
              machine can read the served folder."
         );
     } else {
-        println!("  ➜  Local:   {scheme}://{}/", display_addr(addr));
+        let _ = writeln!(out, "  ➜  Local:   {scheme}://{}/", display_addr(addr));
     }
-    println!();
+    out.push('\n');
+    out
 }
 
-fn print_certificate(source: &CertificateSource) {
+/// Where the HTTPS certificate came from, for the banner.
+fn certificate_lines(source: &CertificateSource) -> String {
     match source {
         CertificateSource::Files { cert, .. } => {
-            println!("  ➜  HTTPS:   certificate {}", cert.display());
+            format!("  ➜  HTTPS:   certificate {}\n\n", cert.display())
         }
         CertificateSource::SelfSigned { cache, reused } => {
             let made = if *reused { "reused" } else { "generated" };
-            println!(
-                "  ➜  HTTPS:   self-signed certificate for localhost ({made}); your browser \
-                 asks you to accept it once"
-            );
-            match cache {
-                Some(dir) => println!("              kept in {}", dir.display()),
-                None => println!("              not cached: the browser will ask again next time"),
-            }
-            println!("              (use --cert/--key with mkcert for a trusted one)");
+            let kept = match cache {
+                Some(dir) => format!("kept in {}", dir.display()),
+                None => "not cached: the browser will ask again next time".into(),
+            };
+            format!(
+                "  ➜  HTTPS:   self-signed certificate for localhost ({made}); your browser asks \
+                 you to accept it once\n              {kept}\n              (use --cert/--key \
+                 with mkcert for a certificate browsers trust)\n\n"
+            )
         }
-        _ => {}
+        _ => String::new(),
     }
-    println!();
 }
 
 /// Host part for URLs: brackets around IPv6.

@@ -127,6 +127,7 @@ impl Server {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
+        service.bound_to(local_addr);
         Ok(Server {
             listener,
             local_addr,

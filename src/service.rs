@@ -2,6 +2,7 @@
 //! watch -> plan -> hub stages running beside it. [`Server`](crate::Server) runs it on its own
 //! listener; build tools that already run hyper mount it into theirs.
 
+use crate::client::{ClientConfig, ServedClient, url_host};
 use crate::events::{Event, Events, FileChange};
 use crate::http::{Body, Site, host::HostPolicy, resolve::DenyList};
 use crate::hub::Hub;
@@ -105,6 +106,11 @@ impl HotService {
     /// The canonical folder being served.
     pub fn root(&self) -> &Path {
         &self.shared.site.root
+    }
+
+    /// Tell the served client where the server listens, for its direct-address fallback.
+    pub(crate) fn bound_to(&self, addr: std::net::SocketAddr) {
+        self.shared.site.client.bind(addr);
     }
 
     /// Whether the watcher polls (asked for, or the native watcher could not start).
@@ -321,17 +327,32 @@ fn site(config: &Config) -> Result<Site, Error> {
     let reload_on = crate::plan::reload_globs(&config.reload_on)?;
     Ok(Site {
         #[cfg(feature = "proxy")]
-        proxy: crate::http::proxy::Proxy::new(&config.proxy, &token)?,
+        proxy: crate::http::proxy::Proxy::new(&config.proxy, &token, config.inject)?,
         plan: Arc::new(Plan::new(root.clone()).reload_on(reload_on)),
         cache: Default::default(),
         root,
         deny: DenyList::new(&config.deny)?,
         hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
         spa: config.spa,
-        hub: Hub::new(),
-        token,
+        hub: Hub::with_keepalive(config.keepalive),
         hmr_path: config.hmr_path.clone(),
+        client: ServedClient::new(client_config(config, &token)),
+        token,
+        inject: config.inject,
     })
+}
+
+/// What the served client needs to know; the direct address comes once bound.
+fn client_config(config: &Config, token: &str) -> ClientConfig {
+    ClientConfig {
+        token: token.to_owned(),
+        host: config.hmr_host.as_deref().map(url_host),
+        port: config.hmr_port,
+        path: config.hmr_path.clone(),
+        direct_host: None,
+        direct_port: None,
+        spa: config.spa,
+    }
 }
 
 /// 9 random bytes as 12 base64url characters, as Vite makes its token.

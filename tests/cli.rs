@@ -10,17 +10,21 @@ fn hotserve() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hotserve"))
 }
 
+/// Start the binary on `site` with `args`, stdout piped.
+fn spawn_on(site: &std::path::Path, args: &[&str]) -> Child {
+    hotserve()
+        .arg(site)
+        .args(["--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts")
+}
+
 /// Read stdout lines until the banner's Local URL appears.
 fn wait_for_url(child: &mut Child) -> String {
-    let stdout = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // Keep draining after the URL is found: a closed pipe would make the server's
-        // later banner lines fail.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stdout_lines(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = Vec::new();
     while Instant::now() < deadline {
@@ -60,13 +64,7 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 async fn the_binary_prints_its_url_serves_the_folder_and_exits_cleanly_on_sigterm() {
     let site = tempfile::tempdir().unwrap();
     common::write(site.path(), "index.html", "<h1>from the cli</h1>");
-    let mut child = hotserve()
-        .arg(site.path())
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
+    let mut child = spawn_on(site.path(), &[]);
     let url = wait_for_url(&mut child);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let addr: std::net::SocketAddr = url
@@ -214,4 +212,133 @@ fn a_proxy_target_that_is_not_an_http_url_is_a_clear_error() {
         stderr.contains("error: invalid proxy \"ftp://127.0.0.1:21\""),
         "{stderr}"
     );
+}
+
+/// Read stdout lines as JSON until `pred` matches one, within 20 s.
+fn read_json_until(
+    lines: &std::sync::mpsc::Receiver<String>,
+    mut pred: impl FnMut(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            let value: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+            if pred(&value) {
+                return value;
+            }
+        }
+    }
+    panic!("no matching JSON event within 20 s");
+}
+
+fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep draining after the reader is done: a closed pipe would make the server's
+        // later output fail.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+#[tokio::test]
+async fn json_mode_prints_one_event_object_per_line_on_stdout() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(
+        site.path(),
+        "index.html",
+        "<link rel=stylesheet href=/style.css>",
+    );
+    common::write(site.path(), "style.css", "a{}");
+    let mut child = spawn_on(site.path(), &["--json"]);
+    let lines = stdout_lines(&mut child);
+    let ready = read_json_until(&lines, |_| true);
+    assert_eq!(ready["event"], "ready", "the first line is the ready event");
+    let url = ready["url"].as_str().unwrap().to_owned();
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert_eq!(
+        common::request(addr, "GET", "/style.css", &[]).await.status,
+        200
+    );
+    std::fs::write(site.path().join("style.css"), "b{}").unwrap();
+    let changed = read_json_until(&lines, |v| v["event"] == "files-changed");
+    assert_eq!(changed["changes"][0]["url"], "/style.css");
+    assert_eq!(changed["changes"][0]["kind"], "modified");
+    let sent = read_json_until(&lines, |v| v["event"] == "payload-sent");
+    assert_eq!(sent["payload"]["type"], "update");
+    assert_eq!(sent["payload"]["updates"][0]["path"], "/style.css");
+    assert_eq!(sent["clients"], 0);
+    terminate(&child);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[tokio::test]
+async fn once_mode_exits_after_the_first_update() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>v1</p>");
+    let mut child = spawn_on(site.path(), &["--once"]);
+    wait_for_url(&mut child);
+    std::fs::write(site.path().join("index.html"), "<p>v2</p>").unwrap();
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn exposing_the_server_lists_local_and_network_urls_with_a_warning() {
+    let site = tempfile::tempdir().unwrap();
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--host", "0.0.0.0", "--no-watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !banner.iter().any(|l: &String| l.contains("warning")) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            banner.push(line);
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains("Local:   http://localhost:"), "{text}");
+    assert!(
+        text.contains("warning: the server is exposed to your network"),
+        "{text}"
+    );
+    terminate(&child);
+    assert!(wait_exit(&mut child).success());
+}
+
+#[tokio::test]
+async fn debug_logs_name_every_request_on_stderr() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>hi</p>");
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--log-level", "debug", "--no-watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = wait_for_url(&mut child);
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    common::request(addr, "GET", "/missing.txt", &[]).await;
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("GET /missing.txt 404"), "{stderr}");
 }

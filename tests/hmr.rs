@@ -357,3 +357,41 @@ async fn sending_with_no_clients_is_fine_and_counts_zero() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_peer_that_never_answers_pings_is_dropped() {
+    use futures_util::StreamExt;
+    let site = tempfile::tempdir().unwrap();
+    let config = Config::new(site.path()).keepalive(Duration::from_millis(50));
+    let server = TestServer::start(config).await;
+    let mut events = server.hub.events();
+    // A healthy client reads all the time, so tungstenite answers every ping with a pong.
+    let mut healthy = hmr_client(server.addr).await;
+    let (texts, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = healthy.next().await {
+            if let Message::Text(text) = message {
+                let _ = texts.send(text.to_string());
+            }
+        }
+    });
+    // This one completes the handshake, then neither reads nor answers pings.
+    let _silent = stalled_client(&server).await;
+    let gone = |e: &Event| matches!(e, Event::ClientDisconnected { reason, .. } if reason == "no answer to pings");
+    assert!(
+        events
+            .wait_for(gone, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.hub.client_count(), 1, "the healthy client stays");
+    server.hub.full_reload();
+    let mut last = String::new();
+    while !last.contains("full-reload") {
+        last = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

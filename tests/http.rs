@@ -203,12 +203,7 @@ async fn other_methods_get_405_with_allow() {
 async fn if_none_match_with_the_current_etag_returns_304() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     let reply = server
         .get_with("/style.css", &[("If-None-Match", &etag)])
         .await;
@@ -230,12 +225,7 @@ async fn if_none_match_with_the_current_etag_returns_304() {
 async fn a_changed_file_is_served_fresh_despite_the_old_etag() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     write(fx.site.path(), "style.css", "body { color: red; }\n");
     let reply = server
         .get_with("/style.css", &[("If-None-Match", &etag)])
@@ -249,12 +239,7 @@ async fn a_changed_file_is_served_fresh_despite_the_old_etag() {
 async fn if_modified_since_returns_304_unless_if_none_match_disagrees() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let date = server
-        .get("/style.css")
-        .await
-        .header("last-modified")
-        .unwrap()
-        .to_owned();
+    let date = server.header_of("/style.css", "last-modified").await;
     let reply = server
         .get_with("/style.css", &[("If-Modified-Since", &date)])
         .await;
@@ -315,12 +300,7 @@ async fn a_range_with_a_stale_if_range_returns_the_whole_file() {
     let reply = server.get_with("/style.css", &headers).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), CSS);
-    let etag = server
-        .get("/style.css")
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = server.header_of("/style.css", "etag").await;
     let headers = [("Range", "bytes=0-3"), ("If-Range", etag.as_str())];
     assert_eq!(server.get_with("/style.css", &headers).await.status, 206);
 }

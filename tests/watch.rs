@@ -333,3 +333,20 @@ async fn a_same_size_save_is_served_fresh_once_its_update_arrives() {
         assert_eq!(reply.text(), css);
     }
 }
+
+#[tokio::test]
+async fn a_module_that_stops_importing_a_dep_prunes_it_when_served_again() {
+    let files = [
+        ("main.js", "import './old.js';\nimport.meta.hot.accept();\n"),
+        ("old.js", "export {};\n"),
+    ];
+    let mut site = Site::start_with(&files, |c| c.watch(false)).await;
+    site.server.get("/main.js").await;
+    site.server.get("/old.js").await;
+    site.write("main.js", "import.meta.hot.accept();\n");
+    site.server.get("/main.js?t=1").await;
+    assert_eq!(
+        site.next().await,
+        json!({"type":"prune","paths":["/old.js"]})
+    );
+}

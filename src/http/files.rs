@@ -5,6 +5,7 @@
 //! [`render`](super::render) turns outcomes into responses, so every branch (not modified,
 //! range not satisfiable, redirect ...) is one value that is easy to test and log.
 
+use super::inject;
 use super::resolve::{DenyList, SafePath};
 use bytes::Bytes;
 use std::fs::{self, File, Metadata};
@@ -31,6 +32,8 @@ pub(crate) struct FileRequest {
     pub head: bool,
     /// `Accept` allows HTML: a browser navigation (for the SPA fallback).
     pub accepts_html: bool,
+    /// Serve HTML pages with the client's `<script>` tag (see [`inject`]).
+    pub inject_client: bool,
 }
 
 /// What the file system said about a request.
@@ -71,9 +74,21 @@ pub(crate) struct FoundFile {
     /// The byte range to send (inclusive end), when a satisfiable range was asked for.
     pub range: Option<(u64, u64)>,
     pub body: FileBody,
-    /// A JavaScript module read whole for rewriting: its validators are decided after
-    /// the rewrite, so conditionals and ranges were not applied here.
-    pub script: bool,
+    /// Whether the bytes are sent as they are or rewritten first.
+    pub rewrite: Rewrite,
+}
+
+/// What happens to a file's bytes before they are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rewrite {
+    /// Sent as they are.
+    None,
+    /// A JavaScript module read whole for rewriting: its validators are decided after the
+    /// rewrite, so conditionals and ranges were not applied here.
+    Script,
+    /// An HTML page read whole, to be sent with the client's tag inserted: `len` and `body`
+    /// are the file's, `validators` already those of the page as sent.
+    Page,
 }
 
 /// The bytes to send.
@@ -331,7 +346,8 @@ fn open(
     };
     let len = meta.len();
     let mut validators = validators_of(&meta);
-    if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && is_script_path(&path)) {
+    let rewritten = is_script_path(&path) || (req.inject_client && inject::is_html(&path));
+    if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && rewritten) {
         let mut buf = Vec::with_capacity(len as usize);
         if let Err(err) = file.take(len).read_to_end(&mut buf) {
             tracing::debug!(path = %path.display(), %err, "read failed");
@@ -389,7 +405,7 @@ fn open(
         len,
         range,
         body,
-        script: false,
+        rewrite: Rewrite::None,
     })
 }
 
@@ -410,7 +426,30 @@ fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileReques
             len,
             range: None,
             body: FileBody::Bytes(bytes),
-            script: true,
+            rewrite: Rewrite::Script,
+        });
+    }
+    if req.inject_client && inject::is_html(&path) {
+        // A validator of its own, so a copy cached without the tag is never revalidated as
+        // this one; no ranges, since the file's offsets do not describe the bytes sent.
+        let validators = Validators {
+            etag: inject::injected_etag(&validators.etag),
+            ..validators
+        };
+        if not_modified(req, &validators) {
+            return Outcome::NotModified { path, validators };
+        }
+        return Outcome::File(FoundFile {
+            path,
+            validators,
+            len,
+            range: None,
+            body: if req.head {
+                FileBody::Empty
+            } else {
+                FileBody::Bytes(bytes)
+            },
+            rewrite: Rewrite::Page,
         });
     }
     if not_modified(req, &validators) {
@@ -431,7 +470,7 @@ fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileReques
         len,
         range,
         body,
-        script: false,
+        rewrite: Rewrite::None,
     })
 }
 

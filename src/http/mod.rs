@@ -4,13 +4,14 @@
 pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
+pub(crate) mod inject;
 #[cfg(feature = "proxy")]
 pub(crate) mod proxy;
 pub(crate) mod resolve;
 pub(crate) mod ws;
 
 use bytes::Bytes;
-use files::{FileBody, FileRequest, FoundFile, Outcome};
+use files::{FileBody, FileRequest, FoundFile, Outcome, Rewrite};
 use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -58,6 +59,10 @@ pub(crate) struct Site {
     /// The backends requests are forwarded to, if any.
     #[cfg(feature = "proxy")]
     pub proxy: Option<proxy::Proxy>,
+    /// The browser client served at `/@vite/client`.
+    pub client: crate::client::ServedClient,
+    /// Put the client's `<script>` into served HTML pages.
+    pub inject: bool,
 }
 
 impl Site {
@@ -150,6 +155,9 @@ impl Site {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return res;
         }
+        if req.uri().path() == crate::client::CLIENT_PATH {
+            return serve_client(self.client.current(), &req);
+        }
         let safe = match resolve::resolve(req.uri().path()) {
             Ok(safe) => safe,
             Err(Refusal::BadRequest) => {
@@ -157,7 +165,7 @@ impl Site {
             }
             Err(Refusal::Forbidden) => return forbidden(),
         };
-        let file_req = file_request(&req);
+        let file_req = file_request(&req, self.inject);
         if let Some(outcome) = self.cache.lookup(&self.root, &safe, &file_req) {
             return self.render(outcome, &file_req, req.uri());
         }
@@ -205,7 +213,7 @@ fn request_host<B>(req: &Request<B>) -> Option<&str> {
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
-fn file_request<B>(req: &Request<B>) -> FileRequest {
+fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
     let headers = req.headers();
     let text = |name: header::HeaderName| header_text(headers, name);
     FileRequest {
@@ -223,6 +231,7 @@ fn file_request<B>(req: &Request<B>) -> FileRequest {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("text/html")),
+        inject_client,
     }
 }
 
@@ -237,7 +246,10 @@ impl Site {
     /// Turn a decision into a response.
     fn render(&self, outcome: Outcome, req: &FileRequest, uri: &hyper::Uri) -> Response<Body> {
         match outcome {
-            Outcome::File(found) if found.script => self.render_script(found, req, uri),
+            Outcome::File(found) if found.rewrite == Rewrite::Script => {
+                self.render_script(found, req, uri)
+            }
+            Outcome::File(found) if found.rewrite == Rewrite::Page => self.render_page(found, uri),
             Outcome::File(found) => {
                 let whole = found.range.is_none();
                 let body = match &found.body {
@@ -280,11 +292,15 @@ impl Site {
             }
             Outcome::NotFound => {
                 let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
-                let mut res = page(
-                    StatusCode::NOT_FOUND,
-                    "Not found",
-                    &format!("No file at <code>{}</code>.", escape_html(&path)),
-                );
+                let body = format!("No file at <code>{}</code>.", escape_html(&path));
+                let mut res = if req.inject_client {
+                    // The 404 page gets the client too: it reloads once the file exists.
+                    let html = page_html(StatusCode::NOT_FOUND, "Not found", &body);
+                    let html = inject::inject_client(html.as_bytes());
+                    html_response(StatusCode::NOT_FOUND, html)
+                } else {
+                    page(StatusCode::NOT_FOUND, "Not found", &body)
+                };
                 if req.head {
                     *res.body_mut() = empty();
                 }
@@ -292,6 +308,29 @@ impl Site {
             }
             Outcome::Forbidden => forbidden(),
         }
+    }
+
+    /// An HTML page: recorded as served (with the file's own bytes), then sent with the
+    /// client's `<script>` tag at the top of its head.
+    fn render_page(&self, found: FoundFile, uri: &hyper::Uri) -> Response<Body> {
+        let raw = match &found.body {
+            FileBody::Bytes(bytes) => Some(&bytes[..]),
+            _ => None,
+        };
+        self.plan
+            .record_served(&found.path, uri.path(), &found.validators.etag, raw);
+        let body = match found.body {
+            FileBody::Bytes(bytes) => FileBody::Bytes(Bytes::from(inject::inject_client(&bytes))),
+            other => other,
+        };
+        let mut res = file_response(FoundFile {
+            len: found.len + inject::CLIENT_TAG.len() as u64,
+            body,
+            ..found
+        });
+        // Ranges of the file do not apply to the page as sent.
+        res.headers_mut().remove(header::ACCEPT_RANGES);
+        res
     }
 
     /// A JavaScript module: recorded in the module graph and rewritten for HMR. Its ETag is
@@ -350,6 +389,40 @@ impl Site {
         }
         res
     }
+}
+
+/// The client script: rendered once at startup, revalidated by its entity tag.
+fn serve_client<B>(client: &crate::client::Rendered, req: &Request<B>) -> Response<Body> {
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| files::etag_list_matches(inm, &client.etag, false));
+    let mut res = if fresh {
+        let mut res = Response::new(empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            full(client.body.clone())
+        };
+        let mut res = Response::new(body);
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(client.body.len()));
+        res
+    };
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(etag) = HeaderValue::from_str(&client.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    res
 }
 
 fn hash_of(bytes: &[u8]) -> u64 {
@@ -457,11 +530,18 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// A small HTML page for errors, so a person in a browser sees what happened.
 pub(crate) fn page(status: StatusCode, title: &str, body_html: &str) -> Response<Body> {
-    let html = format!(
+    html_response(status, page_html(status, title, body_html))
+}
+
+fn page_html(status: StatusCode, title: &str, body_html: &str) -> String {
+    format!(
         "<!doctype html><meta charset=utf-8><title>{status_code} {title}</title>\
          <h1>{status_code} {title}</h1><p>{body_html}</p><hr><small>hotserve</small>\n",
         status_code = status.as_u16(),
-    );
+    )
+}
+
+fn html_response(status: StatusCode, html: impl Into<Bytes>) -> Response<Body> {
     let mut res = Response::new(full(html));
     *res.status_mut() = status;
     let headers = res.headers_mut();

@@ -5,8 +5,10 @@
 //! Decide, then forward: [`Proxy::route`] picks the backend for a request (or none), and
 //! [`Proxy::forward`] sends it and turns the answer (or the failure) into a response.
 
+use super::inject::inject_client;
 use super::{Body, BoxError, OverTls, escape_html, request_host, ws};
 use crate::Error;
+use crate::client::CLIENT_PATH;
 use bytes::{Buf, Bytes};
 use http_body_util::{BodyExt, Limited, combinators::UnsyncBoxBody};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -19,9 +21,6 @@ use std::io::{self, Read};
 use std::time::Duration;
 
 type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-/// The URL of hotserve's browser client: never forwarded, even with `proxy_all`.
-const CLIENT_PATH: &str = "/@vite/client";
 
 /// HTML pages larger than this are passed through without the client.
 const MAX_HTML: usize = 32 * 1024 * 1024;
@@ -71,6 +70,8 @@ pub(crate) struct Proxy {
     client: Client<HttpConnector, ProxyBody>,
     /// hotserve's HMR secret: stripped from forwarded URLs.
     token: String,
+    /// Put the client into HTML pages (`Config::inject`).
+    inject: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -86,7 +87,7 @@ impl std::fmt::Debug for Proxy {
 
 impl Proxy {
     /// Check the targets; `None` when no proxy is configured.
-    pub fn new(config: &ProxyConfig, token: &str) -> Result<Option<Self>, Error> {
+    pub fn new(config: &ProxyConfig, token: &str, inject: bool) -> Result<Option<Self>, Error> {
         if config.fallback.is_none() && config.prefixes.is_empty() {
             return Ok(None);
         }
@@ -110,6 +111,7 @@ impl Proxy {
             timeout: config.timeout,
             client,
             token: token.to_owned(),
+            inject,
         }))
     }
 
@@ -172,7 +174,7 @@ impl Proxy {
         let backend_req = match self.backend_request(req, target, scheme, upgrade) {
             Ok(backend_req) => backend_req,
             Err(reason) => {
-                return error_page(StatusCode::BAD_GATEWAY, target, &reason);
+                return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
             }
         };
         let sent = tokio::time::timeout(self.timeout, self.client.request(backend_req)).await;
@@ -185,12 +187,12 @@ impl Proxy {
                     format!("failed to answer ({})", error_chain(&err))
                 };
                 tracing::warn!("proxy to {}: {reason}", target.url);
-                return error_page(StatusCode::BAD_GATEWAY, target, &reason);
+                return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
             }
             Err(_) => {
                 let reason = format!("did not answer within {:?}", self.timeout);
                 tracing::warn!("proxy to {}: {reason}", target.url);
-                return error_page(StatusCode::GATEWAY_TIMEOUT, target, &reason);
+                return self.error_page(StatusCode::GATEWAY_TIMEOUT, target, &reason);
             }
         };
         if let Some(client_upgrade) = client_upgrade
@@ -216,7 +218,7 @@ impl Proxy {
             && !parts.status.is_informational()
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
-        if has_body && is_html(&parts.headers) && fits(&parts.headers) {
+        if self.inject && has_body && is_html(&parts.headers) && fits(&parts.headers) {
             return self.inject(parts, body, target).await;
         }
         let body = body.map_err(io::Error::other).boxed_unsync();
@@ -318,11 +320,11 @@ impl Proxy {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(err)) => {
                 let reason = format!("sent a page that could not be read ({err})");
-                return error_page(StatusCode::BAD_GATEWAY, target, &reason);
+                return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
             }
             Err(_) => {
                 let reason = format!("did not finish sending a page within {:?}", self.timeout);
-                return error_page(StatusCode::GATEWAY_TIMEOUT, target, &reason);
+                return self.error_page(StatusCode::GATEWAY_TIMEOUT, target, &reason);
             }
         };
         let encoding = parts
@@ -553,55 +555,38 @@ const RETRY_SCRIPT: &str = "<script type=module>for(;;){await new Promise(r=>set
 try{const r=await fetch(location.href,{method:'HEAD',cache:'no-store'});\
 if(r.status!==502&&r.status!==504){location.reload();break}}catch{}}</script>";
 
-/// 502 or 504 with a page that names the backend, with the client and a retry loop.
-fn error_page(status: StatusCode, target: &Target, reason: &str) -> Response<Body> {
-    let title = if status == StatusCode::GATEWAY_TIMEOUT {
-        "Gateway timeout"
-    } else {
-        "Bad gateway"
-    };
-    let html = format!(
-        "<!doctype html><meta charset=utf-8><title>{code} {title}</title>\
+impl Proxy {
+    /// 502 or 504 with a page that names the backend, with the client and a retry loop.
+    fn error_page(&self, status: StatusCode, target: &Target, reason: &str) -> Response<Body> {
+        let title = if status == StatusCode::GATEWAY_TIMEOUT {
+            "Gateway timeout"
+        } else {
+            "Bad gateway"
+        };
+        let html = format!(
+            "<!doctype html><meta charset=utf-8><title>{code} {title}</title>\
          <h1>{code} {title}</h1><p>The backend <code>{url}</code> {reason}.</p>\
          <p>This page reloads itself when the backend answers again.</p>\
          <hr><small>hotserve</small>{RETRY_SCRIPT}\n",
-        code = status.as_u16(),
-        url = escape_html(&target.url),
-        reason = escape_html(reason),
-    );
-    let html = inject_client(html.as_bytes());
-    let mut res = Response::new(super::full(html));
-    *res.status_mut() = status;
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
-/// Stand-in for `http::inject::inject_client` (branch `client`) until it lands: the client
-/// tag after `<head ...>`, else at the start.
-fn inject_client(html: &[u8]) -> Vec<u8> {
-    const TAG: &[u8] = br#"<script type="module" src="/@vite/client"></script>"#;
-    let lower = html.to_ascii_lowercase();
-    let at = lower
-        .windows(5)
-        .position(|w| w == b"<head")
-        .filter(|&i| matches!(lower.get(i + 5), Some(b'>' | b' ' | b'\t' | b'\n' | b'\r')))
-        .and_then(|i| {
-            lower[i..]
-                .iter()
-                .position(|&b| b == b'>')
-                .map(|end| i + end + 1)
-        })
-        .unwrap_or(0);
-    let mut out = Vec::with_capacity(html.len() + TAG.len());
-    out.extend_from_slice(&html[..at]);
-    out.extend_from_slice(TAG);
-    out.extend_from_slice(&html[at..]);
-    out
+            code = status.as_u16(),
+            url = escape_html(&target.url),
+            reason = escape_html(reason),
+        );
+        let html = if self.inject {
+            inject_client(html.as_bytes())
+        } else {
+            html.into_bytes()
+        };
+        let mut res = Response::new(super::full(html));
+        *res.status_mut() = status;
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
 }
 
 #[cfg(test)]
@@ -667,16 +652,5 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key(header::ACCEPT));
-    }
-
-    #[test]
-    fn the_client_goes_into_the_head() {
-        let out = inject_client(b"<!doctype html><html><HEAD lang=x><title>t</title>");
-        let out = String::from_utf8(out).unwrap();
-        assert!(out.starts_with(
-            "<!doctype html><html><HEAD lang=x><script type=\"module\" src=\"/@vite/client\"></script><title>"
-        ));
-        let out = inject_client(b"<header>no head</header>");
-        assert!(out.starts_with(b"<script"));
     }
 }

@@ -26,9 +26,6 @@ pub(crate) const PING_PROTOCOL: &str = "vite-ping";
 /// JSON (pings, custom events), and a cap keeps a hostile page from using our memory.
 pub(crate) const MAX_MESSAGE: usize = 64 * 1024;
 
-/// How often the server pings, and how long a silent peer is tolerated.
-const PING_EVERY: Duration = Duration::from_secs(30);
-const SILENT_LIMIT: Duration = Duration::from_secs(75);
 /// A write that cannot complete in this time means the peer is gone.
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -237,7 +234,11 @@ async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
         return;
     };
     tracing::debug!(id, %peer, "HMR client connected");
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    // Ping every `keepalive`; a peer silent for two and a half intervals (no pong, no
+    // message) is gone: a closed laptop lid or a dropped network never sends a Close.
+    let every = hub.keepalive();
+    let silent_limit = every * 5 / 2;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut last_heard = Instant::now();
     let reason: String = loop {
         tokio::select! {
@@ -275,8 +276,8 @@ async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
                 }
             }
             _ = ping.tick() => {
-                if last_heard.elapsed() > SILENT_LIMIT {
-                    tracing::debug!(id, %peer, "HMR client silent for {SILENT_LIMIT:?}; dropping it");
+                if last_heard.elapsed() > silent_limit {
+                    tracing::debug!(id, %peer, "HMR client silent for {silent_limit:?}; dropping it");
                     break "no answer to pings".into();
                 }
                 if let Err(reason) = send(&mut ws, &stop, Message::Ping(Default::default())).await {

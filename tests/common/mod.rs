@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub hub: hotserve::Hub,
+    pub service: hotserve::HotService,
     pub token: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -26,6 +27,7 @@ impl TestServer {
         let server = Server::bind(config.port(0)).await.expect("server binds");
         let addr = server.local_addr();
         let hub = server.hub().clone();
+        let service = server.service().clone();
         let token = server.token().to_owned();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
@@ -34,6 +36,7 @@ impl TestServer {
         TestServer {
             addr,
             hub,
+            service,
             token,
             stop: Some(stop),
             task: Some(task),
@@ -55,6 +58,15 @@ impl TestServer {
 
     pub async fn get(&self, target: &str) -> Reply {
         request(self.addr, "GET", target, &[]).await
+    }
+
+    /// The value of header `name` in the answer to `GET path`.
+    pub async fn header_of(&self, path: &str, name: &str) -> String {
+        let reply = self.get(path).await;
+        reply
+            .header(name)
+            .unwrap_or_else(|| panic!("{path} answers with {name}"))
+            .to_owned()
     }
 
     pub async fn get_with(&self, target: &str, headers: &[(&str, &str)]) -> Reply {

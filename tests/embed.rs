@@ -1,0 +1,185 @@
+//! The library as build tools use it: explicit change notification, direct payloads, the
+//! service mounted in their own hyper server, and the event stream for watch-mode tests.
+
+mod common;
+
+use common::{TestServer, hmr_client, next_json, write};
+use hotserve::protocol::Payload;
+use hotserve::{Config, Event, HotService};
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::convert::Infallible;
+use std::time::Duration;
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "index.html",
+        "<link rel=stylesheet href=/style.css>",
+    );
+    write(dir.path(), "style.css", "a{}");
+    write(
+        dir.path(),
+        "app.js",
+        "export const v = 1;\nimport.meta.hot?.accept();\n",
+    );
+    dir
+}
+
+#[tokio::test]
+async fn notify_changed_turns_a_css_output_into_a_css_update() {
+    let dir = site();
+    let server = TestServer::start(Config::new(dir.path()).watch(false)).await;
+    let mut ws = hmr_client(server.addr).await;
+    next_json(&mut ws).await;
+    server.get("/style.css").await;
+    write(dir.path(), "style.css", "b{}");
+    let service = server.service.clone();
+    let sent = service.notify_changed(["style.css"]).await;
+    assert!(matches!(&sent[..], [Payload::Update { updates }] if updates[0].path == "/style.css"));
+    let payload = next_json(&mut ws).await;
+    assert_eq!(payload["updates"][0]["type"], "css-update");
+}
+
+#[tokio::test]
+async fn notify_changed_follows_the_module_graph_for_scripts() {
+    let dir = site();
+    let server = TestServer::start(Config::new(dir.path()).watch(false)).await;
+    server.get("/app.js").await;
+    write(
+        dir.path(),
+        "app.js",
+        "export const v = 2;\nimport.meta.hot?.accept();\n",
+    );
+    let sent = server
+        .service
+        .notify_changed([dir.path().join("app.js")])
+        .await;
+    let [Payload::Update { updates }] = &sent[..] else {
+        panic!("{sent:?}")
+    };
+    assert_eq!(updates[0].path, "/app.js");
+    assert_eq!(updates[0].accepted_path, "/app.js");
+}
+
+#[tokio::test]
+async fn notify_changed_for_a_removed_output_reloads_pages() {
+    let dir = site();
+    let server = TestServer::start(Config::new(dir.path()).watch(false)).await;
+    server.get("/style.css").await;
+    std::fs::remove_file(dir.path().join("style.css")).unwrap();
+    let sent = server.service.notify_changed(["style.css"]).await;
+    assert!(matches!(&sent[..], [Payload::FullReload { path: Some(p), .. }] if p == "*"));
+}
+
+#[tokio::test]
+async fn events_report_changes_and_the_payloads_they_caused() {
+    let dir = site();
+    let server = TestServer::start(Config::new(dir.path())).await;
+    let mut events = server.service.events();
+    server.get("/style.css").await;
+    write(dir.path(), "style.css", "c{}");
+    let changed = events
+        .wait_for(
+            |e| matches!(e, Event::FilesChanged { .. }),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("files-changed event");
+    let Event::FilesChanged { changes } = changed else {
+        unreachable!()
+    };
+    assert_eq!(changes[0].url, "/style.css");
+    let update = events
+        .wait_for(|e| e.mentions("/style.css"), Duration::from_secs(5))
+        .await;
+    assert!(update.is_some(), "an update that mentions /style.css");
+}
+
+/// A build tool's own hyper server with an API route, and hotserve mounted for the rest.
+async fn mounted(hot: HotService) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let hot = hot.clone();
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let hot = hot.clone();
+                async move {
+                    if req.uri().path() == "/api/hello" {
+                        let body = Full::new(bytes::Bytes::from_static(b"hello from the api"))
+                            .map_err(|never| match never {})
+                            .boxed_unsync();
+                        return Ok::<_, Infallible>(hyper::Response::new(body));
+                    }
+                    Ok(hot.handle(req).await)
+                }
+            });
+            tokio::spawn(
+                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned(),
+            );
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_mounted_service_serves_files_and_hmr_beside_the_hosts_own_routes() {
+    let dir = site();
+    let hot = HotService::new(Config::new(dir.path())).await.unwrap();
+    let addr = mounted(hot.clone()).await;
+    let api = common::request(addr, "GET", "/api/hello", &[]).await;
+    assert_eq!(api.text(), "hello from the api");
+    let css = common::request(addr, "GET", "/style.css", &[]).await;
+    assert_eq!(css.status, 200);
+    assert_eq!(css.text(), "a{}");
+    let mut ws = hmr_client(addr).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    write(dir.path(), "style.css", "d{}");
+    let payload = next_json(&mut ws).await;
+    assert_eq!(payload["updates"][0]["path"], "/style.css");
+    hot.shutdown().await;
+    assert_eq!(common::close_code(&mut ws).await, Some(1001));
+}
+
+#[tokio::test]
+async fn build_errors_and_custom_events_go_straight_to_browsers() {
+    let dir = site();
+    let server = TestServer::start(Config::new(dir.path()).watch(false)).await;
+    let mut ws = hmr_client(server.addr).await;
+    next_json(&mut ws).await;
+    server.hub.error(hotserve::protocol::ErrorInfo {
+        message: "Unexpected token".into(),
+        id: Some("/src/app.js".into()),
+        loc: Some(hotserve::protocol::ErrorLocation {
+            file: None,
+            line: 3,
+            column: 7,
+        }),
+        ..Default::default()
+    });
+    let error = next_json(&mut ws).await;
+    assert_eq!(
+        error["err"]["loc"],
+        serde_json::json!({"line": 3, "column": 7})
+    );
+    server
+        .hub
+        .custom("my-tool:rebuilt", Some(serde_json::json!({"ms": 41})));
+    let custom = next_json(&mut ws).await;
+    assert_eq!(
+        custom,
+        serde_json::json!({"type":"custom","event":"my-tool:rebuilt","data":{"ms":41}})
+    );
+    // Client-local event names are never sent.
+    server.hub.custom("vite:ws:disconnect", None);
+    server.hub.full_reload();
+    assert_eq!(next_json(&mut ws).await["type"], "full-reload");
+}
