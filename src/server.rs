@@ -279,7 +279,7 @@ impl Connection {
     async fn serve_tls(self, stream: tokio::net::TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
         let peer = self.peer;
         let mut first = [0u8; 1];
-        let peeked = tokio::time::timeout(TLS_HANDSHAKE_LIMIT, stream.peek(&mut first)).await;
+        let peeked = tokio::time::timeout(FIRST_BYTE_LIMIT, stream.peek(&mut first)).await;
         match peeked {
             Ok(Ok(1..)) => {}
             Ok(Ok(_)) => return, // closed before saying anything
@@ -288,7 +288,7 @@ impl Connection {
                 return;
             }
             Err(_) => {
-                tracing::debug!(%peer, "no data within {TLS_HANDSHAKE_LIMIT:?}; closing");
+                tracing::debug!(%peer, "no data within {FIRST_BYTE_LIMIT:?}; closing");
                 return;
             }
         }
@@ -318,7 +318,12 @@ impl Connection {
     }
 }
 
-/// How long a connection to the HTTPS port may take to start and finish its handshake.
+/// How long a connection to the HTTPS port may stay silent before its first byte. Browsers
+/// open spare connections ahead of need, so this is generous.
+#[cfg(feature = "tls")]
+const FIRST_BYTE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a TLS handshake may take once it started.
 #[cfg(feature = "tls")]
 const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 

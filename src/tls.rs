@@ -126,42 +126,67 @@ impl Tls {
     /// Read the certificate (or make one) and build the server configuration. ALPN offers
     /// HTTP/2 and HTTP/1.1; WebSockets stay on HTTP/1.1 connections.
     pub fn load(config: &TlsConfig) -> Result<Self, Error> {
-        let (certs, key, source) = match &config.source {
+        match &config.source {
             Source::PemFiles { cert, key } => {
+                let server =
+                    server_config(read_certs(cert)?, read_key(key)?).map_err(|err| match err {
+                        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                            Error::TlsKeyMismatch {
+                                cert: cert.clone(),
+                                key: key.clone(),
+                            }
+                        }
+                        err => Error::Tls {
+                            reason: err.to_string(),
+                        },
+                    })?;
                 let source = CertificateSource::Files {
                     cert: cert.clone(),
                     key: key.clone(),
                 };
-                (read_certs(cert)?, read_key(key)?, source)
+                Ok(Tls::new(server, source))
             }
-            Source::SelfSigned => self_signed(config.cache_dir.clone())?,
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|err| Error::Tls {
-                reason: err.to_string(),
-            })?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|err| match (err, &config.source) {
-                (
-                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch),
-                    Source::PemFiles { cert, key },
-                ) => Error::TlsKeyMismatch {
-                    cert: cert.clone(),
-                    key: key.clone(),
-                },
-                (err, _) => Error::Tls {
-                    reason: err.to_string(),
-                },
-            })?;
-        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Tls {
+            Source::SelfSigned => {
+                let dir = config.cache_dir.clone().or_else(default_cache_dir);
+                let (certs, key, source) = self_signed(dir.as_deref(), false)?;
+                match server_config(certs, key) {
+                    Ok(server) => Ok(Tls::new(server, source)),
+                    Err(err) => {
+                        // A cached pair that does not fit together (two servers wrote the
+                        // cache at once, or someone edited it): make a new one.
+                        tracing::info!(%err, "the cached certificate is unusable; making a new one");
+                        let (certs, key, source) = self_signed(dir.as_deref(), true)?;
+                        let server = server_config(certs, key).map_err(|err| Error::Tls {
+                            reason: err.to_string(),
+                        })?;
+                        Ok(Tls::new(server, source))
+                    }
+                }
+            }
+        }
+    }
+
+    fn new(server: rustls::ServerConfig, source: CertificateSource) -> Self {
+        Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
             source,
-        })
+        }
     }
+}
+
+/// rustls with the ring provider, TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 offered through ALPN.
+/// Fails when the key does not belong to the certificate.
+fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::ServerConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(server)
 }
 
 /// The answer to a plain-HTTP request on the HTTPS port: a 400 that names the URL to use.
@@ -223,15 +248,16 @@ type Loaded = (
     CertificateSource,
 );
 
-/// The cached self-signed certificate, or a new one (stored in the cache when possible).
-fn self_signed(dir: Option<PathBuf>) -> Result<Loaded, Error> {
-    let dir = dir.or_else(default_cache_dir);
-    if let Some(dir) = &dir
+/// The cached self-signed certificate (unless `fresh`), or a new one, stored in the cache
+/// when possible.
+fn self_signed(dir: Option<&Path>, fresh: bool) -> Result<Loaded, Error> {
+    if !fresh
+        && let Some(dir) = dir
         && let Some((certs, key)) = read_cached(dir)
     {
         tracing::debug!(dir = %dir.display(), "reusing the cached self-signed certificate");
         let source = CertificateSource::SelfSigned {
-            cache: Some(dir.clone()),
+            cache: Some(dir.to_path_buf()),
             reused: true,
         };
         return Ok((certs, key, source));
@@ -239,8 +265,8 @@ fn self_signed(dir: Option<PathBuf>) -> Result<Loaded, Error> {
     let generated = generate().map_err(|err| Error::Tls {
         reason: format!("cannot generate a self-signed certificate: {err}"),
     })?;
-    let stored = dir.and_then(|dir| match store(&dir, &generated) {
-        Ok(()) => Some(dir),
+    let stored = dir.and_then(|dir| match store(dir, &generated) {
+        Ok(()) => Some(dir.to_path_buf()),
         Err(err) => {
             tracing::warn!(
                 "cannot keep the self-signed certificate in {}: {err}; the browser will \
@@ -307,17 +333,28 @@ fn store(dir: &Path, generated: &Generated) -> std::io::Result<()> {
         SELF_SIGNED_NAMES.join(", "),
         generated.cert_pem
     );
-    std::fs::write(dir.join(CACHED_CERT), cert)
+    write_private(&dir.join(CACHED_CERT), cert.as_bytes())
 }
 
-/// Write a file only its owner can read: it holds a private key.
+/// Write a file only its owner can read (it may hold a private key), through a temporary
+/// file and a rename, so a reader never sees half of it.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = PathBuf::from(temp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+    let written = options
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 /// The cached certificate and key when both read, parse, and the certificate is not about
@@ -400,6 +437,27 @@ mod tests {
         generated.expires = unix_now() + 3600;
         store(dir.path(), &generated).unwrap();
         assert!(read_cached(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_cached_key_from_another_certificate_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), &generate().unwrap()).unwrap();
+        let other = generate().unwrap();
+        std::fs::write(dir.path().join(CACHED_KEY), other.key_pem).unwrap();
+        let tls = Tls::load(&TlsConfig::self_signed().cache_dir(dir.path())).unwrap();
+        assert_eq!(
+            tls.source,
+            CertificateSource::SelfSigned {
+                cache: Some(dir.path().to_path_buf()),
+                reused: false
+            }
+        );
+        let again = Tls::load(&TlsConfig::self_signed().cache_dir(dir.path())).unwrap();
+        assert!(matches!(
+            again.source,
+            CertificateSource::SelfSigned { reused: true, .. }
+        ));
     }
 
     #[test]

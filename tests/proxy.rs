@@ -453,3 +453,53 @@ async fn reload_on_sends_a_full_reload_for_a_matching_file() {
     assert_eq!(reload["triggeredBy"], "/templates/base.html");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn head_for_a_backend_page_announces_the_injected_length() {
+    let backend = Backend::start().await;
+    let root = site();
+    let server = TestServer::start(Config::new(root.path()).proxy(backend.url())).await;
+    let reply = common::request(server.addr, "HEAD", "/page", &[]).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.is_empty());
+    let expected = (PAGE.len() + CLIENT_TAG.len()).to_string();
+    assert_eq!(reply.header("content-length"), Some(expected.as_str()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn no_inject_leaves_backend_pages_as_they_are() {
+    let backend = Backend::start().await;
+    let root = site();
+    let server =
+        TestServer::start(Config::new(root.path()).proxy(backend.url()).inject(false)).await;
+    let reply = server.get("/page").await;
+    assert_eq!(reply.text(), PAGE);
+    assert_eq!(reply.header("etag"), Some("\"backend-1\""));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_client_route_and_the_hmr_socket_stay_local_with_proxy_all() {
+    let backend = Backend::start().await;
+    let root = site();
+    let server = TestServer::start(
+        Config::new(root.path())
+            .proxy(backend.url())
+            .proxy_all(true),
+    )
+    .await;
+    let client = server.get("/@vite/client").await;
+    assert_eq!(client.status, 200);
+    assert!(
+        client
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/javascript")),
+        "{:?}",
+        client.headers
+    );
+    assert!(client.text().contains("createHotContext"));
+    let mut hmr = common::hmr_client(server.addr).await;
+    assert_eq!(common::next_json(&mut hmr).await["type"], "connected");
+    server.stop().await;
+}

@@ -426,3 +426,59 @@ async fn a_failed_handshake_leaves_the_server_running() {
     assert_eq!(reply.status, 200);
     server.stop().await;
 }
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn proxied_requests_over_https_say_so_and_redirects_keep_https() {
+    use http_body_util::Full;
+    let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_addr = backend.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = backend.accept().await {
+            let service = hyper::service::service_fn(
+                move |req: hyper::Request<hyper::body::Incoming>| async move {
+                    let proto = req.headers()["x-forwarded-proto"]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    let res = if req.uri().path() == "/old" {
+                        hyper::Response::builder()
+                            .status(302)
+                            .header("location", format!("http://{backend_addr}/new"))
+                            .body(Full::new(bytes::Bytes::new()))
+                    } else {
+                        hyper::Response::builder()
+                            .header("content-type", "text/html")
+                            .body(Full::new(bytes::Bytes::from(format!(
+                                "<head></head>proto={proto}"
+                            ))))
+                    };
+                    Ok::<_, std::convert::Infallible>(res.unwrap())
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    let root = site();
+    let cache = tempfile::tempdir().unwrap();
+    let tls = TlsConfig::self_signed().cache_dir(cache.path());
+    let config = Config::new(root.path())
+        .https(tls)
+        .proxy(format!("http://{backend_addr}"));
+    let server = Running::start(config).await;
+    let trusted = cached_cert(cache.path());
+    let page = https_get(server.addr, &trusted, "/page").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("proto=https"), "{}", page.text());
+    assert!(page.text().contains("/@vite/client"), "{}", page.text());
+    let moved = https_get(server.addr, &trusted, "/old").await;
+    assert_eq!(moved.status, 302);
+    assert_eq!(
+        moved.header("location"),
+        Some(format!("https://localhost:{}/new", server.addr.port()).as_str())
+    );
+    server.stop().await;
+}

@@ -5,7 +5,7 @@
 //! Decide, then forward: [`Proxy::route`] picks the backend for a request (or none), and
 //! [`Proxy::forward`] sends it and turns the answer (or the failure) into a response.
 
-use super::inject::inject_client;
+use super::inject::{CLIENT_TAG, inject_client};
 use super::{Body, BoxError, OverTls, escape_html, request_host, ws};
 use crate::Error;
 use crate::client::CLIENT_PATH;
@@ -165,7 +165,10 @@ impl Proxy {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let secure = req.extensions().get::<OverTls>().is_some();
+        // Our own TLS marks the request; an HTTP/2 request (mounted `HotService` behind
+        // someone else's TLS) carries its scheme.
+        let secure = req.extensions().get::<OverTls>().is_some()
+            || req.uri().scheme() == Some(&Scheme::HTTPS);
         let scheme = if secure { "https" } else { "http" };
         let upgrade = ws::is_upgrade(&req);
         let head = req.method() == Method::HEAD;
@@ -218,8 +221,18 @@ impl Proxy {
             && !parts.status.is_informational()
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
-        if self.inject && has_body && is_html(&parts.headers) && fits(&parts.headers) {
+        let injectable = self.inject && is_html(&parts.headers) && fits(&parts.headers);
+        if injectable && has_body {
             return self.inject(parts, body, target).await;
+        }
+        if injectable && head && !parts.headers.contains_key(header::CONTENT_ENCODING) {
+            // HEAD announces the length GET will have: the page plus the client's tag.
+            if let Some(len) = content_length(&parts.headers) {
+                parts.headers.insert(
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from(len + CLIENT_TAG.len()),
+                );
+            }
         }
         let body = body.map_err(io::Error::other).boxed_unsync();
         Response::from_parts(parts, body)
@@ -502,11 +515,14 @@ fn is_html(headers: &HeaderMap) -> bool {
 
 /// Whether a page is small enough to hold in memory (unknown lengths are tried).
 fn fits(headers: &HeaderMap) -> bool {
+    content_length(headers).is_none_or(|len| len <= MAX_HTML)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_none_or(|len| len <= MAX_HTML)
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Decompress, refusing output beyond [`MAX_HTML`] (a compression bomb stays a page).
