@@ -166,6 +166,13 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         _ if args.https => config = config.https(TlsConfig::self_signed()),
         _ => {}
     }
+    if args.proxy.iter().filter(|p| !p.starts_with('/')).count() > 1 {
+        eprintln!(
+            "error: --proxy URL (without /prefix=) can be given once; use --proxy /prefix=URL \
+             for more backends"
+        );
+        return ExitCode::FAILURE;
+    }
     for proxy in &args.proxy {
         config = match proxy.split_once('=') {
             Some((prefix, url)) if prefix.starts_with('/') => config.proxy_path(prefix, url),

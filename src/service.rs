@@ -152,6 +152,10 @@ impl HotService {
     /// still answered afterwards are served, but nothing is watched any more.
     pub async fn shutdown(&self) {
         self.shared.stages.abort();
+        #[cfg(feature = "proxy")]
+        if let Some(proxy) = &self.shared.site.proxy {
+            proxy.close_tunnels();
+        }
         self.shared.site.hub.close_all(CLOSE_GRACE).await;
     }
 }

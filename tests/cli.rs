@@ -342,3 +342,24 @@ async fn debug_logs_name_every_request_on_stderr() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("GET /missing.txt 404"), "{stderr}");
 }
+
+#[cfg(feature = "proxy")]
+#[test]
+fn two_fallback_proxies_are_refused() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args([
+            "--port",
+            "0",
+            "--proxy",
+            "http://127.0.0.1:1",
+            "--proxy",
+            "http://127.0.0.1:2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("can be given once"), "{stderr}");
+}

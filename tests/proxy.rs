@@ -503,3 +503,26 @@ async fn the_client_route_and_the_hmr_socket_stay_local_with_proxy_all() {
     assert_eq!(common::next_json(&mut hmr).await["type"], "connected");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn tunnelled_websockets_end_when_the_server_stops() {
+    let backend = Backend::start().await;
+    let root = site();
+    let server = TestServer::start(Config::new(root.path()).proxy(backend.url())).await;
+    let mut ws = common::ws_connect(server.addr, "/ws", "", &[])
+        .await
+        .expect("tunnel opens");
+    ws.send(Message::text("ping")).await.unwrap();
+    assert!(ws.next().await.is_some());
+    server.stop().await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel was closed at shutdown");
+}

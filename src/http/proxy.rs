@@ -72,6 +72,8 @@ pub(crate) struct Proxy {
     token: String,
     /// Put the client into HTML pages (`Config::inject`).
     inject: bool,
+    /// Cancelled at shutdown: ends the tunnelled WebSockets.
+    tunnels: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -112,6 +114,7 @@ impl Proxy {
             client,
             token: token.to_owned(),
             inject,
+            tunnels: Default::default(),
         }))
     }
 
@@ -138,6 +141,12 @@ impl Proxy {
             return self.fallback.as_ref();
         }
         None
+    }
+
+    /// End every tunnelled WebSocket (server shutdown): hyper's graceful shutdown does not
+    /// see upgraded connections.
+    pub fn close_tunnels(&self) {
+        self.tunnels.cancel();
     }
 
     /// The backend for a request no file answered.
@@ -202,7 +211,8 @@ impl Proxy {
             && res.status() == StatusCode::SWITCHING_PROTOCOLS
         {
             let backend_upgrade = hyper::upgrade::on(&mut res);
-            tokio::spawn(tunnel(client_upgrade, backend_upgrade));
+            let closed = self.tunnels.clone().cancelled_owned();
+            tokio::spawn(tunnel(client_upgrade, backend_upgrade, closed));
             let (parts, _) = res.into_parts();
             return Response::from_parts(parts, super::empty());
         }
@@ -535,15 +545,25 @@ fn decode(reader: impl Read) -> Option<Vec<u8>> {
     (out.len() <= MAX_HTML).then_some(out)
 }
 
-/// Copy bytes both ways once the browser and the backend have both switched protocols.
-async fn tunnel(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+/// Copy bytes both ways once the browser and the backend have both switched protocols,
+/// until either side closes or the server shuts down (which drops both connections).
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    backend: hyper::upgrade::OnUpgrade,
+    closed: tokio_util::sync::WaitForCancellationFutureOwned,
+) {
     let (client, backend) = tokio::join!(client, backend);
     match (client, backend) {
         (Ok(client), Ok(backend)) => {
             let mut client = TokioIo::new(client);
             let mut backend = TokioIo::new(backend);
-            if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
-                tracing::debug!(%err, "proxied WebSocket ended");
+            tokio::select! {
+                copied = tokio::io::copy_bidirectional(&mut client, &mut backend) => {
+                    if let Err(err) = copied {
+                        tracing::debug!(%err, "proxied WebSocket ended");
+                    }
+                }
+                () = closed => tracing::debug!("proxied WebSocket closed at shutdown"),
             }
         }
         (Err(err), _) | (_, Err(err)) => tracing::debug!(%err, "proxied upgrade failed"),
