@@ -189,6 +189,10 @@ impl Server {
         } = self;
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
+        // Connections still before or in their TLS handshake hold a graceful-shutdown
+        // watcher but no connection yet: this tells them to give up.
+        #[cfg(feature = "tls")]
+        let stopping = tokio_util::sync::CancellationToken::new();
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -214,12 +218,14 @@ impl Server {
             #[cfg(feature = "tls")]
             if let Some(tls) = &tls {
                 let acceptor = tls.acceptor.clone();
-                tokio::spawn(conn.serve_tls(stream, acceptor));
+                tokio::spawn(conn.serve_tls(stream, acceptor, stopping.clone()));
                 continue;
             }
             tokio::spawn(conn.serve(stream, false));
         }
         drop(listener);
+        #[cfg(feature = "tls")]
+        stopping.cancel();
         // hyper's graceful shutdown stops at upgraded connections: the hub closes the
         // WebSockets itself (1001 going away) while HTTP requests drain.
         let http = async {
@@ -276,10 +282,18 @@ impl Connection {
     /// A connection to the HTTPS port: a TLS handshake, or a plain-HTTP request that gets a
     /// 400 naming the `https://` URL instead of a connection closed without a word.
     #[cfg(feature = "tls")]
-    async fn serve_tls(self, stream: tokio::net::TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
+    async fn serve_tls(
+        self,
+        stream: tokio::net::TcpStream,
+        acceptor: tokio_rustls::TlsAcceptor,
+        stopping: tokio_util::sync::CancellationToken,
+    ) {
         let peer = self.peer;
         let mut first = [0u8; 1];
-        let peeked = tokio::time::timeout(FIRST_BYTE_LIMIT, stream.peek(&mut first)).await;
+        let peek = tokio::time::timeout(FIRST_BYTE_LIMIT, stream.peek(&mut first));
+        let Some(peeked) = stopping.run_until_cancelled(peek).await else {
+            return; // shutting down: an idle spare connection is simply closed
+        };
         match peeked {
             Ok(Ok(1..)) => {}
             Ok(Ok(_)) => return, // closed before saying anything
@@ -296,10 +310,12 @@ impl Connection {
             self.answer_plain_http(stream).await;
             return;
         }
-        match tokio::time::timeout(TLS_HANDSHAKE_LIMIT, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => self.serve(tls, true).await,
-            Ok(Err(err)) => tracing::debug!(%peer, %err, "TLS handshake failed"),
-            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        let handshake = tokio::time::timeout(TLS_HANDSHAKE_LIMIT, acceptor.accept(stream));
+        match stopping.run_until_cancelled(handshake).await {
+            Some(Ok(Ok(tls))) => self.serve(tls, true).await,
+            Some(Ok(Err(err))) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+            Some(Err(_)) => tracing::debug!(%peer, "TLS handshake timed out"),
+            None => {}
         }
     }
 

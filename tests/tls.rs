@@ -482,3 +482,21 @@ async fn proxied_requests_over_https_say_so_and_redirects_keep_https() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_idle_connection_before_its_handshake_does_not_delay_shutdown() {
+    let root = site();
+    let cache = tempfile::tempdir().unwrap();
+    let tls = TlsConfig::self_signed().cache_dir(cache.path());
+    let server = Running::start(Config::new(root.path()).https(tls)).await;
+    // A browser's spare connection: open, silent.
+    let _idle = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+}
