@@ -11,6 +11,7 @@ use crate::protocol::{
 };
 use serde_json::Value;
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,7 +60,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct ClientSlot {
-    queue: mpsc::Sender<Utf8Bytes>,
+    queue: QueueTx,
     stop: CancellationToken,
     peer: SocketAddr,
 }
@@ -67,7 +68,7 @@ struct ClientSlot {
 /// What a connection task needs to serve one client.
 pub(crate) struct Registration {
     pub id: ClientId,
-    pub queue: mpsc::Receiver<Utf8Bytes>,
+    pub queue: QueueRx,
     /// Cancelled when the client must go: queue overflow or shutdown.
     pub stop: CancellationToken,
 }
@@ -122,9 +123,9 @@ impl Hub {
             for (&id, slot) in clients.iter() {
                 match slot.queue.try_send(text.clone()) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => stalled.push(id),
+                    Err(QueueError::Full) => stalled.push(id),
                     // The task is ending; it removes itself.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(QueueError::Closed) => {}
                 }
             }
             for id in stalled {
@@ -215,7 +216,7 @@ impl Hub {
             return None;
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+        let (tx, rx) = queue();
         let stop = self.inner.shutdown.child_token();
         {
             let mut clients = lock(&self.inner.clients);
@@ -306,4 +307,98 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Why a payload was not queued.
+#[derive(Debug)]
+enum QueueError {
+    /// `CLIENT_QUEUE` payloads are waiting: the client stopped reading.
+    Full,
+    /// The connection task is gone.
+    Closed,
+}
+
+/// A client's outgoing queue: bounded like an mpsc channel, but it allocates nothing beyond
+/// its `VecDeque` while idle (tokio's bounded mpsc allocates a 32-slot block up front, about
+/// 1.5 KiB per client with its channel state).
+#[derive(Debug)]
+struct Queue {
+    items: Mutex<VecDeque<Utf8Bytes>>,
+    waker: futures_util::task::AtomicWaker,
+    sender_gone: AtomicBool,
+    receiver_gone: AtomicBool,
+}
+
+fn queue() -> (QueueTx, QueueRx) {
+    let shared = Arc::new(Queue {
+        items: Mutex::new(VecDeque::new()),
+        waker: futures_util::task::AtomicWaker::new(),
+        sender_gone: AtomicBool::new(false),
+        receiver_gone: AtomicBool::new(false),
+    });
+    (QueueTx(shared.clone()), QueueRx(shared))
+}
+
+#[derive(Debug)]
+struct QueueTx(Arc<Queue>);
+
+impl QueueTx {
+    fn try_send(&self, item: Utf8Bytes) -> Result<(), QueueError> {
+        if self.0.receiver_gone.load(Ordering::Acquire) {
+            return Err(QueueError::Closed);
+        }
+        {
+            let mut items = lock(&self.0.items);
+            if items.len() >= CLIENT_QUEUE {
+                return Err(QueueError::Full);
+            }
+            items.push_back(item);
+        }
+        self.0.waker.wake();
+        Ok(())
+    }
+}
+
+impl Drop for QueueTx {
+    fn drop(&mut self) {
+        self.0.sender_gone.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+}
+
+/// The connection task's end of a client queue.
+#[derive(Debug)]
+pub(crate) struct QueueRx(Arc<Queue>);
+
+impl QueueRx {
+    /// The next payload; `None` once the hub dropped the client and the queue is drained.
+    pub(crate) fn recv(&mut self) -> impl std::future::Future<Output = Option<Utf8Bytes>> + '_ {
+        std::future::poll_fn(|cx| {
+            let pop = || {
+                let mut items = lock(&self.0.items);
+                let item = items.pop_front();
+                if items.is_empty() && items.capacity() > 4 {
+                    items.shrink_to_fit();
+                }
+                item
+            };
+            if let Some(item) = pop() {
+                return std::task::Poll::Ready(Some(item));
+            }
+            self.0.waker.register(cx.waker());
+            if let Some(item) = pop() {
+                return std::task::Poll::Ready(Some(item));
+            }
+            if self.0.sender_gone.load(Ordering::Acquire) {
+                return std::task::Poll::Ready(None);
+            }
+            std::task::Poll::Pending
+        })
+    }
+}
+
+impl Drop for QueueRx {
+    fn drop(&mut self) {
+        self.0.receiver_gone.store(true, Ordering::Release);
+    }
 }

@@ -35,11 +35,35 @@ struct Entry {
     since: Instant,
 }
 
+/// Quiet time after which a batch of completed in-place saves goes out. The close of a file
+/// that was written in place already says the save is complete, so there is little to wait
+/// for; the short pause only lets a multi-file save (an editor's "save all") travel together.
+pub(crate) const QUICK_SETTLE: Duration = Duration::from_micros(250);
+/// Batches up to this size count as a person's save and may use [`QUICK_SETTLE`].
+const QUICK_MAX_ENTRIES: usize = 8;
+/// From this size a batch is a burst (branch switch, a build): wait this long for quiet, so
+/// a writer that pauses for a few milliseconds does not split it into many messages.
+const BURST_ENTRIES: usize = 32;
+const BURST_SETTLE: Duration = Duration::from_millis(10);
+/// A batch that starts within this time of the previous flush continues a burst: it may not
+/// use [`QUICK_SETTLE`], and its hold doubles (up to [`HOLD_GROWTH_LIMIT`] times `max_hold`),
+/// so a 250 ms checkout arrives in about three messages instead of five or a dozen.
+const CALM: Duration = Duration::from_millis(50);
+const HOLD_GROWTH_LIMIT: u32 = 8;
+
 /// The changes gathered since the last flush.
 #[derive(Debug)]
 pub(crate) struct Batch {
     settle: Duration,
     max_hold: Duration,
+    /// The batch-level hold in force: `max_hold`, doubled while a burst goes on.
+    hold: Duration,
+    /// The batch started after a calm period, so it may be a single save.
+    calm_start: bool,
+    last_flush: Option<Instant>,
+    /// Every entry so far is an existing file written in place (no renames, deletes or new
+    /// files, which may be half of a multi-step save).
+    in_place: bool,
     entries: HashMap<PathBuf, Entry>,
     /// How many entries are [`Op::Write`] without a close yet.
     writing: usize,
@@ -53,6 +77,10 @@ impl Batch {
         Batch {
             settle,
             max_hold,
+            hold: max_hold,
+            calm_start: true,
+            last_flush: None,
+            in_place: true,
             entries: HashMap::new(),
             writing: 0,
             first: None,
@@ -79,6 +107,8 @@ impl Batch {
             since: now,
         });
         entry.is_dir |= is_dir;
+        let in_place = entry.existed && !entry.is_dir && matches!(op, Op::Write | Op::Closed);
+        self.in_place &= in_place;
         let was_writing = entry.writing;
         (entry.exists, entry.writing) = match op {
             Op::Write => (true, true),
@@ -96,21 +126,35 @@ impl Batch {
     /// Events were lost: the next change set must tell the caller to reload everything.
     pub(crate) fn overflow(&mut self, now: Instant) {
         self.overflowed = true;
+        self.in_place = false;
         self.touch(now);
     }
 
     fn touch(&mut self, now: Instant) {
-        self.first.get_or_insert(now);
+        if self.first.is_none() {
+            self.calm_start = self.last_flush.is_none_or(|flushed| now >= flushed + CALM);
+            self.hold = if self.calm_start {
+                self.max_hold
+            } else {
+                (self.hold * 2).min(self.max_hold * HOLD_GROWTH_LIMIT)
+            };
+            self.first = Some(now);
+        }
         self.last = Some(now);
     }
 
     /// When [`Batch::take_ready`] may next have something: after `settle` of quiet, or at
     /// `max_hold` after the first event if only unclosed writes are pending.
     pub(crate) fn next_wake(&self) -> Option<Instant> {
-        let hold = self.first? + self.max_hold;
-        let quiet = self.last? + self.settle;
+        let hold = self.first? + self.hold;
+        let quiet = self.last? + self.settle_now();
         let only_writes = !self.overflowed && self.writing == self.entries.len();
-        Some(if only_writes { hold } else { quiet.min(hold) })
+        if only_writes {
+            // Nothing to send until the oldest unclosed write closes or times out.
+            let oldest = self.entries.values().map(|e| e.since).min()?;
+            return Some(oldest + self.max_hold);
+        }
+        Some(quiet.min(hold))
     }
 
     /// Takes the changes that are due at `now`: after `settle` of quiet, or at `max_hold` after
@@ -118,10 +162,12 @@ impl Batch {
     /// Paths whose events cancel out produce nothing.
     pub(crate) fn take_ready(&mut self, now: Instant) -> Option<ChangeSet> {
         let (first, last) = (self.first?, self.last?);
-        let overdue = now >= first + self.max_hold;
-        if !overdue && now < last + self.settle {
+        let settle = self.settle_now();
+        let overdue = now >= first + self.hold;
+        if !overdue && now < last + settle {
             return None;
         }
+        self.last_flush = Some(now);
         let mut changes = Vec::new();
         let mut held = HashMap::new();
         for (path, entry) in self.entries.drain() {
@@ -139,9 +185,12 @@ impl Batch {
             changes.push(Change { path, kind });
         }
         self.writing = held.len();
-        self.first = held.values().map(|e| e.since).min();
-        if self.first.is_none() {
-            self.last = None;
+        self.in_place = held.values().all(|e| e.existed && !e.is_dir);
+        // Unclosed writes carried over start the next batch now, as part of the same burst.
+        self.first = None;
+        self.last = None;
+        if !held.is_empty() {
+            self.touch(now);
         }
         self.entries = held;
         let overflowed = std::mem::take(&mut self.overflowed);
@@ -154,6 +203,20 @@ impl Batch {
             overflowed,
             first_event: first,
         })
+    }
+
+    /// The quiet time the batch waits for now: short for a completed in-place save, longer
+    /// for a burst, `settle` otherwise.
+    fn settle_now(&self) -> Duration {
+        let n = self.entries.len();
+        let single_save = self.calm_start && self.in_place && n <= QUICK_MAX_ENTRIES;
+        if single_save && self.writing == 0 && !self.overflowed {
+            QUICK_SETTLE.min(self.settle)
+        } else if n >= BURST_ENTRIES {
+            self.settle.max(BURST_SETTLE)
+        } else {
+            self.settle
+        }
     }
 }
 
@@ -228,6 +291,78 @@ mod tests {
         batch.record("/r/late.js".into(), false, false, Op::Closed, late + SETTLE);
         let set = batch.take_ready(late + SETTLE * 2).expect("closed");
         assert_eq!(set.changes[0].kind, ChangeKind::Created);
+    }
+
+    #[test]
+    fn a_completed_in_place_save_goes_out_after_the_quick_settle() {
+        let mut batch = Batch::new(SETTLE, HOLD);
+        let t0 = Instant::now();
+        batch.record("/r/a.css".into(), false, true, Op::Write, t0);
+        assert!(
+            batch.take_ready(t0 + QUICK_SETTLE).is_none(),
+            "still writing"
+        );
+        batch.record("/r/a.css".into(), false, true, Op::Closed, t0);
+        assert_eq!(batch.next_wake(), Some(t0 + QUICK_SETTLE));
+        let set = batch
+            .take_ready(t0 + QUICK_SETTLE)
+            .expect("the save is complete");
+        assert_eq!(set.changes[0].kind, ChangeKind::Modified);
+    }
+
+    #[test]
+    fn deletes_renames_and_new_files_wait_the_full_settle() {
+        for (existed, op) in [(true, Op::Gone), (true, Op::Appeared), (false, Op::Closed)] {
+            let mut batch = Batch::new(SETTLE, HOLD);
+            let t0 = Instant::now();
+            batch.record("/r/a.css".into(), false, existed, op, t0);
+            assert!(batch.take_ready(t0 + QUICK_SETTLE).is_none(), "{op:?}");
+            assert!(batch.take_ready(t0 + SETTLE).is_some(), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_burst_arrives_in_a_few_sets_as_the_hold_grows() {
+        let mut batch = Batch::new(SETTLE, HOLD);
+        let t0 = Instant::now();
+        let mut sets = Vec::new();
+        // 1,000 files truncated and rewritten in place over about 330 ms, with a 4 ms pause
+        // every 100 files: the first one looks like a single save and goes out at once.
+        let mut t = t0;
+        for i in 0..1000u32 {
+            t += Duration::from_micros(if i % 100 == 99 { 4000 } else { 300 });
+            let path = PathBuf::from(format!("/r/f{i}.css"));
+            batch.record(path.clone(), false, true, Op::Write, t);
+            batch.record(path, false, true, Op::Closed, t + Duration::from_micros(10));
+            let before_next = t + Duration::from_micros(290);
+            if let Some(set) = batch.take_ready(before_next) {
+                sets.push(set.changes.len());
+            }
+        }
+        let end = batch.next_wake().expect("the rest is pending");
+        sets.push(batch.take_ready(end).expect("the rest").changes.len());
+        assert_eq!(sets.iter().sum::<usize>(), 1000, "{sets:?}");
+        assert!(sets.len() <= 4, "{sets:?}");
+        assert_eq!(
+            sets[0], 1,
+            "the first save went out alone, at once: {sets:?}"
+        );
+    }
+
+    #[test]
+    fn a_fast_burst_of_in_place_writes_is_one_set() {
+        let mut batch = Batch::new(SETTLE, HOLD);
+        let t0 = Instant::now();
+        let mut t = t0;
+        for i in 0..1000u32 {
+            t += Duration::from_micros(5);
+            let path = PathBuf::from(format!("/r/f{i}.css"));
+            batch.record(path.clone(), false, true, Op::Write, t);
+            batch.record(path, false, true, Op::Closed, t);
+            assert!(batch.take_ready(t).is_none());
+        }
+        let end = batch.next_wake().expect("pending");
+        assert_eq!(batch.take_ready(end).expect("one set").changes.len(), 1000);
     }
 
     #[test]
