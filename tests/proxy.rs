@@ -526,3 +526,24 @@ async fn tunnelled_websockets_end_when_the_server_stops() {
     .await;
     assert!(ended.is_ok(), "the tunnel was closed at shutdown");
 }
+
+#[tokio::test]
+async fn html_fetched_by_a_script_is_not_injected_but_navigations_are() {
+    let backend = Backend::start().await;
+    let root = site();
+    let server = TestServer::start(Config::new(root.path()).proxy(backend.url())).await;
+    // fetch() and htmx ask with `Accept: */*` for fragments they insert themselves.
+    let fragment = server.get_with("/page", &[("Accept", "*/*")]).await;
+    assert_eq!(fragment.text(), PAGE);
+    let navigation = server
+        .get_with(
+            "/page",
+            &[
+                ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ],
+        )
+        .await;
+    assert!(navigation.text().contains(CLIENT_TAG));
+    server.stop().await;
+}

@@ -181,6 +181,7 @@ impl Proxy {
         let scheme = if secure { "https" } else { "http" };
         let upgrade = ws::is_upgrade(&req);
         let head = req.method() == Method::HEAD;
+        let wants_page = wants_page(req.headers());
         let host = request_host(&req).map(str::to_owned);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
         let backend_req = match self.backend_request(req, target, scheme, upgrade) {
@@ -231,7 +232,8 @@ impl Proxy {
             && !parts.status.is_informational()
             && parts.status != StatusCode::NO_CONTENT
             && parts.status != StatusCode::NOT_MODIFIED;
-        let injectable = self.inject && is_html(&parts.headers) && fits(&parts.headers);
+        let injectable =
+            self.inject && wants_page && is_html(&parts.headers) && fits(&parts.headers);
         if injectable && has_body {
             return self.inject(parts, body, target).await;
         }
@@ -510,6 +512,22 @@ fn rewrite_location(
     }
     let rest = uri.path_and_query().map_or("/", PathAndQuery::as_str);
     Some(format!("{scheme}://{}{rest}", host?))
+}
+
+/// Whether the browser asked for a page (a navigation, or anything that accepts HTML), as
+/// opposed to a script fetching an HTML fragment (htmx, `fetch()` with `Accept: */*`), which
+/// must come back byte for byte.
+fn wants_page(headers: &HeaderMap) -> bool {
+    let navigate = headers
+        .get("sec-fetch-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"navigate"));
+    let mut accepts = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .peekable();
+    let no_accept = accepts.peek().is_none();
+    navigate || no_accept || accepts.any(|v| v.contains("text/html"))
 }
 
 fn is_html(headers: &HeaderMap) -> bool {
