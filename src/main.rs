@@ -199,6 +199,8 @@ async fn run(args: Args, started: Instant) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the banner: whoever reads the URL may signal at once.
+    let signals = shutdown_signal();
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
     let url = format!("{scheme}://{}/", display_addr(addr));
@@ -244,7 +246,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     server
         .run(async {
             tokio::select! {
-                () = shutdown_signal() => {}
+                () = signals => {}
                 () = done => {}
             }
         })
@@ -389,26 +391,39 @@ impl tracing_subscriber::fmt::time::FormatTime for ClockTime {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (before
+/// the banner), so a signal sent right after the URL appears is not fatal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 fn open_browser(url: &str) {
