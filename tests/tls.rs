@@ -500,3 +500,120 @@ async fn an_idle_connection_before_its_handshake_does_not_delay_shutdown() {
         started.elapsed()
     );
 }
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn an_https_backend_on_this_machine_is_proxied_with_its_self_signed_certificate() {
+    use futures_util::{SinkExt, StreamExt};
+    use http_body_util::Full;
+    use tokio_tungstenite::tungstenite::Message;
+    // The backend: HTTPS with a certificate nobody trusts, a page and a WebSocket echo.
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(
+        made.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let backend_tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(backend_tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(
+                    |mut req: hyper::Request<hyper::body::Incoming>| async move {
+                        if req.uri().path() == "/ws" {
+                            let key = req.headers()["sec-websocket-key"].as_bytes().to_vec();
+                            let upgrade = hyper::upgrade::on(&mut req);
+                            tokio::spawn(async move {
+                                let Ok(upgraded) = upgrade.await else { return };
+                                let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                                    hyper_util::rt::TokioIo::new(upgraded),
+                                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                                    None,
+                                )
+                                .await;
+                                while let Some(Ok(Message::Text(text))) = ws.next().await {
+                                    let _ =
+                                        ws.send(Message::text(format!("tls echo: {text}"))).await;
+                                }
+                            });
+                            let accept =
+                                tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+                            return Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(101)
+                                    .header("connection", "Upgrade")
+                                    .header("upgrade", "websocket")
+                                    .header("sec-websocket-accept", accept)
+                                    .body(Full::new(bytes::Bytes::new()))
+                                    .unwrap(),
+                            );
+                        }
+                        let host = req.headers()["host"].to_str().unwrap().to_owned();
+                        Ok(hyper::Response::builder()
+                            .header("content-type", "text/html")
+                            .body(Full::new(bytes::Bytes::from(format!(
+                                "<head></head>secure backend, host={host}"
+                            ))))
+                            .unwrap())
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    let root = site();
+    let server = common::TestServer::start(
+        Config::new(root.path()).proxy(format!("https://localhost:{}", backend_addr.port())),
+    )
+    .await;
+    let reply = server.get("/page").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("secure backend"), "{}", reply.text());
+    assert!(reply.text().contains("/@vite/client"), "{}", reply.text());
+    assert!(
+        reply.text().contains(&format!("host={}", server.addr)),
+        "the browser's Host goes through: {}",
+        reply.text()
+    );
+    let mut ws = common::ws_connect(server.addr, "/ws", "", &[])
+        .await
+        .expect("tunnel to the https backend");
+    ws.send(Message::text("hi")).await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("echo within 5 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, Message::text("tls echo: hi"));
+    server.stop().await;
+}
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn an_https_backend_elsewhere_is_refused_at_startup() {
+    let root = site();
+    let err = Server::bind(
+        Config::new(root.path())
+            .port(0)
+            .proxy("https://api.example.com"),
+    )
+    .await
+    .expect_err("refused");
+    assert!(matches!(err, Error::BadProxy { .. }), "{err:?}");
+    assert!(err.to_string().contains("must be on this machine"), "{err}");
+}

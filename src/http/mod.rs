@@ -7,6 +7,8 @@ pub(crate) mod host;
 pub(crate) mod inject;
 #[cfg(feature = "proxy")]
 pub(crate) mod proxy;
+#[cfg(all(feature = "proxy", feature = "tls"))]
+pub(crate) mod proxy_tls;
 pub(crate) mod resolve;
 pub(crate) mod ws;
 

@@ -60,6 +60,14 @@ pub(crate) struct Target {
     url: String,
 }
 
+/// Why a request did not get an answer from the backend.
+pub(crate) enum SendError {
+    /// No connection (refused, unreachable, TLS handshake failed).
+    Connect(String),
+    /// The backend failed while answering.
+    Answer(String),
+}
+
 /// The backends and the client that reaches them.
 pub(crate) struct Proxy {
     fallback: Option<Target>,
@@ -74,6 +82,9 @@ pub(crate) struct Proxy {
     inject: bool,
     /// Cancelled at shutdown: ends the tunnelled WebSockets.
     tunnels: tokio_util::sync::CancellationToken,
+    /// The client for `https://` backends on this machine.
+    #[cfg(feature = "tls")]
+    tls: Option<super::proxy_tls::TlsBackend>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -106,6 +117,20 @@ impl Proxy {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
+        #[cfg(feature = "tls")]
+        let any_https = fallback
+            .iter()
+            .chain(prefixes.iter().map(|(_, t)| t))
+            .any(|t| t.scheme == Scheme::HTTPS);
+        #[cfg(feature = "tls")]
+        let tls = if any_https {
+            let backend = super::proxy_tls::TlsBackend::new().map_err(|err| Error::Tls {
+                reason: err.to_string(),
+            })?;
+            Some(backend)
+        } else {
+            None
+        };
         Ok(Some(Proxy {
             fallback,
             prefixes,
@@ -115,6 +140,8 @@ impl Proxy {
             token: token.to_owned(),
             inject,
             tunnels: Default::default(),
+            #[cfg(feature = "tls")]
+            tls,
         }))
     }
 
@@ -190,14 +217,13 @@ impl Proxy {
                 return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
             }
         };
-        let sent = tokio::time::timeout(self.timeout, self.client.request(backend_req)).await;
+        let sent = tokio::time::timeout(self.timeout, self.send(target, backend_req)).await;
         let mut res = match sent {
             Ok(Ok(res)) => res,
             Ok(Err(err)) => {
-                let reason = if err.is_connect() {
-                    format!("cannot be reached ({})", error_chain(&err))
-                } else {
-                    format!("failed to answer ({})", error_chain(&err))
+                let reason = match err {
+                    SendError::Connect(why) => format!("cannot be reached ({why})"),
+                    SendError::Answer(why) => format!("failed to answer ({why})"),
                 };
                 tracing::warn!("proxy to {}: {reason}", target.url);
                 return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
@@ -248,6 +274,44 @@ impl Proxy {
         }
         let body = body.map_err(io::Error::other).boxed_unsync();
         Response::from_parts(parts, body)
+    }
+
+    /// One request to the backend: pooled HTTP/1.1 for `http://`, a TLS connection of its
+    /// own for `https://`.
+    async fn send(
+        &self,
+        target: &Target,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<hyper::body::Incoming>, SendError> {
+        #[cfg(feature = "tls")]
+        if target.scheme == Scheme::HTTPS
+            && let Some(tls) = &self.tls
+        {
+            let mut req = req;
+            // A connection of our own speaks origin-form (RFC 9112 §3.2.1).
+            let origin_form = req
+                .uri()
+                .path_and_query()
+                .map_or("/", PathAndQuery::as_str)
+                .parse()
+                .map_err(|err: hyper::http::uri::InvalidUri| SendError::Answer(err.to_string()))?;
+            *req.uri_mut() = origin_form;
+            if !req.headers().contains_key(header::HOST)
+                && let Ok(host) = HeaderValue::from_str(target.authority.as_str())
+            {
+                req.headers_mut().insert(header::HOST, host);
+            }
+            let port = target.authority.port_u16().unwrap_or(443);
+            return tls.send(target.authority.host(), port, req).await;
+        }
+        let _ = target;
+        self.client.request(req).await.map_err(|err| {
+            if err.is_connect() {
+                SendError::Connect(error_chain(&err))
+            } else {
+                SendError::Answer(error_chain(&err))
+            }
+        })
     }
 
     /// The request as the backend gets it.
@@ -396,13 +460,8 @@ impl Target {
             .map_err(|_| bad("not a URL (expected something like http://127.0.0.1:8000)"))?;
         let scheme = match uri.scheme_str() {
             Some("http") => Scheme::HTTP,
-            Some("https") => {
-                return Err(bad(
-                    "https:// backends are not supported yet; point the proxy at the \
-                     backend's http:// address",
-                ));
-            }
-            Some(_) => return Err(bad("only http:// backends can be proxied")),
+            Some("https") => Scheme::HTTPS,
+            Some(_) => return Err(bad("only http:// and https:// backends can be proxied")),
             None => return Err(bad("the URL needs a scheme (http://)")),
         };
         let authority = uri
@@ -415,6 +474,28 @@ impl Target {
         }
         if uri.query().is_some() {
             return Err(bad("the URL must not have a query"));
+        }
+        if scheme == Scheme::HTTPS {
+            if cfg!(not(feature = "tls")) {
+                return Err(bad("https:// backends need hotserve's `tls` feature"));
+            }
+            // The backend's certificate is not checked (a dev backend's is self-signed),
+            // which is only safe when the connection stays on this machine.
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(bad(
+                    "https:// backends must be on this machine (localhost, 127.0.0.1, ::1), \
+                     because their certificate is not verified; use the backend's http:// \
+                     address or a local proxy",
+                ));
+            }
         }
         Ok(Target {
             scheme,
@@ -589,7 +670,7 @@ async fn tunnel(
 }
 
 /// `err` and its sources, for a one-line reason.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -655,6 +736,16 @@ mod tests {
     fn targets_must_be_http_urls_with_a_host() {
         assert!(Target::parse("http://127.0.0.1:8000").is_ok());
         assert!(Target::parse("http://localhost:8000/app/").is_ok());
+        #[cfg(feature = "tls")]
+        for local in [
+            "https://localhost:8443",
+            "https://127.0.0.1:8443",
+            "https://[::1]:8443",
+        ] {
+            assert!(Target::parse(local).is_ok(), "{local}");
+        }
+        let remote = Target::parse("https://api.example.com").unwrap_err();
+        assert!(matches!(remote, Error::BadProxy { .. }), "{remote:?}");
         for bad in ["ftp://x", "127.0.0.1:8000", "localhost", "http://", "/api"] {
             assert!(
                 matches!(Target::parse(bad), Err(Error::BadProxy { .. })),
