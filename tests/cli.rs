@@ -363,3 +363,52 @@ fn two_fallback_proxies_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("can be given once"), "{stderr}");
 }
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn proxy_flags_reach_the_server_and_the_banner() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>local</p>");
+    // A port nothing listens on: the backend is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_on(
+        site.path(),
+        &[
+            "--proxy",
+            &format!("/api={backend}"),
+            "--proxy-timeout",
+            "5",
+        ],
+    );
+    let lines = stdout_lines(&mut child);
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !banner.iter().any(|l: &String| l.contains("Proxy:")) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            banner.push(line);
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains(&format!("Proxy:   /api={backend}")), "{text}");
+    let url = text
+        .split("Local:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a Local URL");
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert_eq!(common::request(addr, "GET", "/", &[]).await.status, 200);
+    let down = common::request(addr, "GET", "/api/items", &[]).await;
+    assert_eq!(down.status, 502);
+    assert!(down.text().contains(&backend), "{}", down.text());
+    terminate(&child);
+    assert!(wait_exit(&mut child).success());
+}
