@@ -547,3 +547,43 @@ async fn html_fetched_by_a_script_is_not_injected_but_navigations_are() {
     assert!(navigation.text().contains(CLIENT_TAG));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_http_1_0_backend_answer_goes_out_in_the_browsers_http_version() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let body = "<head></head>old server";
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+            });
+        }
+    });
+    let root = site();
+    let server =
+        TestServer::start(Config::new(root.path()).proxy(format!("http://{backend}"))).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "GET /old HTTP/1.1\r\nHost: {}\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let reply = common::parse_reply(&out, false);
+    assert!(reply.text().contains(CLIENT_TAG), "{text}");
+    server.stop().await;
+}

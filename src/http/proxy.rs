@@ -208,6 +208,7 @@ impl Proxy {
         let scheme = if secure { "https" } else { "http" };
         let upgrade = ws::is_upgrade(&req);
         let head = req.method() == Method::HEAD;
+        let version = req.version();
         let wants_page = wants_page(req.headers());
         let host = request_host(&req).map(str::to_owned);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -240,10 +241,14 @@ impl Proxy {
             let backend_upgrade = hyper::upgrade::on(&mut res);
             let closed = self.tunnels.clone().cancelled_owned();
             tokio::spawn(tunnel(client_upgrade, backend_upgrade, closed));
-            let (parts, _) = res.into_parts();
+            let (mut parts, _) = res.into_parts();
+            parts.version = version;
             return Response::from_parts(parts, super::empty());
         }
         let (mut parts, body) = res.into_parts();
+        // The browser's connection keeps its own version: an HTTP/1.0 backend must not turn
+        // the answer into HTTP/1.0 (which would end keep-alive).
+        parts.version = version;
         remove_hop_by_hop(&mut parts.headers);
         if let Some(location) = parts.headers.get(header::LOCATION)
             && let Some(rewritten) = location
