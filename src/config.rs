@@ -27,6 +27,11 @@ pub struct Config {
     pub(crate) poll: Option<Duration>,
     pub(crate) debounce: Duration,
     pub(crate) ignore: Vec<String>,
+    pub(crate) reload_on: Vec<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::TlsConfig>,
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: crate::http::proxy::ProxyConfig,
     pub(crate) keepalive: Duration,
 }
 
@@ -53,6 +58,11 @@ impl Config {
             poll: None,
             debounce: Duration::from_millis(2),
             ignore: Vec::new(),
+            reload_on: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "proxy")]
+            proxy: Default::default(),
             keepalive: crate::hub::DEFAULT_KEEPALIVE,
         }
     }
@@ -183,6 +193,60 @@ impl Config {
     /// name (`*.sqlite`). Defaults to none.
     pub fn deny(mut self, pattern: impl Into<String>) -> Self {
         self.deny.push(pattern.into());
+        self
+    }
+
+    /// Send `full-reload` to every page when a file matching this glob changes, whether or
+    /// not a browser loaded it: for templates a backend renders behind
+    /// [`proxy`](Config::proxy). Matched against the path from the root
+    /// (`templates/**/*.html`); a pattern without `/` also matches file names (`*.jinja`).
+    /// Defaults to none.
+    pub fn reload_on(mut self, glob: impl Into<String>) -> Self {
+        self.reload_on.push(glob.into());
+        self
+    }
+
+    /// Serve HTTPS, and the HMR socket as WSS, on the server's port. HTTP/2 is offered
+    /// through ALPN. Defaults to plain HTTP.
+    #[cfg(feature = "tls")]
+    pub fn https(mut self, tls: crate::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Forward requests that no file under the root answers (any method, and WebSocket
+    /// upgrades other than HMR) to the backend at `target` (`http://127.0.0.1:8000`). HTML
+    /// pages coming back get the HMR client. Checked at startup: the target must be an
+    /// `http://` or `https://` URL. Defaults to no proxy.
+    #[cfg(feature = "proxy")]
+    pub fn proxy(mut self, target: impl Into<String>) -> Self {
+        self.proxy.fallback = Some(target.into());
+        self
+    }
+
+    /// Forward requests whose path is `prefix` or starts with `prefix/` to `target`, before
+    /// looking for files, like Vite's `server.proxy` (`"/api"`, `"http://127.0.0.1:8000"`).
+    /// The path is forwarded unchanged; the longest matching prefix wins. Defaults to none.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_path(mut self, prefix: impl Into<String>, target: impl Into<String>) -> Self {
+        self.proxy.prefixes.push((prefix.into(), target.into()));
+        self
+    }
+
+    /// Send every request to the [`proxy`](Config::proxy) target, even when a file under the
+    /// root matches; only hotserve's own routes (the client and the HMR socket) stay here.
+    /// Defaults to `false`.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_all(mut self, all: bool) -> Self {
+        self.proxy.all = all;
+        self
+    }
+
+    /// How long a backend may take to connect and send its response headers before the
+    /// browser gets 504. Defaults to 30 seconds.
+    #[cfg(feature = "proxy")]
+    pub fn proxy_timeout(mut self, timeout: Duration) -> Self {
+        self.proxy.timeout = timeout;
         self
     }
 }

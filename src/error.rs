@@ -70,4 +70,44 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The HTTPS certificate file is missing, unreadable, or holds no PEM certificate.
+    #[error("cannot use the certificate {path}: {reason}")]
+    TlsCertificate {
+        /// The certificate file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTPS private key file is missing, unreadable, or holds no PEM private key.
+    #[error("cannot use the private key {path}: {reason}")]
+    TlsKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The private key does not belong to the certificate.
+    #[error(
+        "the private key {key} does not match the certificate {cert} (pass the key made together with that certificate)"
+    )]
+    TlsKeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// Any other failure to set up HTTPS.
+    #[error("cannot set up HTTPS: {reason}")]
+    Tls {
+        /// What went wrong.
+        reason: String,
+    },
+    /// A proxy target is not an `http://` or `https://` URL, or a proxy prefix is malformed.
+    #[error("invalid proxy {target:?}: {reason}")]
+    BadProxy {
+        /// The proxy as given.
+        target: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

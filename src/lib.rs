@@ -12,6 +12,8 @@ mod plan;
 pub mod protocol;
 mod server;
 mod service;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod watch;
 
 pub use config::{Config, DEFAULT_PORT};
@@ -21,3 +23,5 @@ pub use http::Body;
 pub use hub::Hub;
 pub use server::Server;
 pub use service::HotService;
+#[cfg(feature = "tls")]
+pub use tls::{CACHE_DIR_ENV, CertificateSource, TlsConfig};

@@ -2,7 +2,7 @@
 //! Uses only the library's public API.
 
 use clap::Parser;
-use hotserve::{Config, Server};
+use hotserve::{CertificateSource, Config, Server, TlsConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +78,37 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     ignore: Vec<String>,
 
+    /// Serve HTTPS (and the HMR socket as WSS). Without --cert/--key, a self-signed
+    /// certificate for localhost is made once and kept in the cache folder.
+    #[arg(long)]
+    https: bool,
+
+    /// Certificate chain (PEM) for HTTPS, e.g. made by mkcert. Implies --https.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+
+    /// Private key (PEM) belonging to --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+
+    /// Forward requests to a backend (repeatable): `URL` for everything no file under ROOT
+    /// answers, `/prefix=URL` for paths under a prefix (checked before files).
+    #[arg(long, value_name = "[/PREFIX=]URL")]
+    proxy: Vec<String>,
+
+    /// Send every request to the --proxy URL, even when a file under ROOT matches.
+    #[arg(long, requires = "proxy")]
+    proxy_all: bool,
+
+    /// Seconds a backend may take to connect and send its response headers (then 504).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    proxy_timeout: u64,
+
+    /// Reload every page when a file matching this glob changes (repeatable), e.g. the
+    /// templates a --proxy backend renders.
+    #[arg(long, value_name = "GLOB")]
+    reload_on: Vec<String>,
+
     /// Print events as newline-delimited JSON on stdout (the banner and logs go to stderr),
     /// for scripts and test runners: `hotserve --json | jq`.
     #[arg(long)]
@@ -127,6 +158,30 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     for pattern in &args.deny {
         config = config.deny(pattern);
     }
+    for glob in &args.reload_on {
+        config = config.reload_on(glob);
+    }
+    match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => config = config.https(TlsConfig::pem_files(cert, key)),
+        _ if args.https => config = config.https(TlsConfig::self_signed()),
+        _ => {}
+    }
+    if args.proxy.iter().filter(|p| !p.starts_with('/')).count() > 1 {
+        eprintln!(
+            "error: --proxy URL (without /prefix=) can be given once; use --proxy /prefix=URL \
+             for more backends"
+        );
+        return ExitCode::FAILURE;
+    }
+    for proxy in &args.proxy {
+        config = match proxy.split_once('=') {
+            Some((prefix, url)) if prefix.starts_with('/') => config.proxy_path(prefix, url),
+            _ => config.proxy(proxy),
+        };
+    }
+    config = config
+        .proxy_all(args.proxy_all)
+        .proxy_timeout(Duration::from_secs(args.proxy_timeout));
     config = config.inject(!args.no_inject);
     if let Some(host) = &args.hmr_host {
         config = config.hmr_host(host);
@@ -144,9 +199,21 @@ async fn run(args: Args, started: Instant) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the banner: whoever reads the URL may signal at once.
+    let signals = shutdown_signal();
     let addr = server.local_addr();
-    let url = format!("http://{}/", display_addr(addr));
-    let banner = banner(addr, server.root(), started);
+    let scheme = if server.is_https() { "https" } else { "http" };
+    let url = format!("{scheme}://{}/", display_addr(addr));
+    let mut banner = banner(scheme, addr, server.root(), started);
+    if let Some(source) = server.certificate() {
+        banner.push_str(&certificate_lines(source));
+    }
+    for proxy in &args.proxy {
+        banner.push_str(&format!("  ➜  Proxy:   {proxy}\n"));
+    }
+    if !args.proxy.is_empty() {
+        banner.push('\n');
+    }
     // With --json, stdout carries only events; people read the banner on stderr.
     if args.json {
         eprint!("{banner}");
@@ -179,7 +246,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     server
         .run(async {
             tokio::select! {
-                () = shutdown_signal() => {}
+                () = signals => {}
                 () = done => {}
             }
         })
@@ -218,7 +285,7 @@ fn print_json(value: &impl serde::Serialize) {
     }
 }
 
-fn banner(addr: SocketAddr, root: &std::path::Path, started: Instant) -> String {
+fn banner(scheme: &str, addr: SocketAddr, root: &std::path::Path, started: Instant) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -229,11 +296,11 @@ fn banner(addr: SocketAddr, root: &std::path::Path, started: Instant) -> String 
     );
     let _ = writeln!(out, "  ➜  Serving: {}", root.display());
     if addr.ip().is_unspecified() {
-        let _ = writeln!(out, "  ➜  Local:   http://localhost:{}/", addr.port());
+        let _ = writeln!(out, "  ➜  Local:   {scheme}://localhost:{}/", addr.port());
         for ip in network_addresses(addr.ip()) {
             let _ = writeln!(
                 out,
-                "  ➜  Network: http://{}/",
+                "  ➜  Network: {scheme}://{}/",
                 display_addr(SocketAddr::new(ip, addr.port()))
             );
         }
@@ -243,10 +310,32 @@ fn banner(addr: SocketAddr, root: &std::path::Path, started: Instant) -> String 
              machine can read the served folder."
         );
     } else {
-        let _ = writeln!(out, "  ➜  Local:   http://{}/", display_addr(addr));
+        let _ = writeln!(out, "  ➜  Local:   {scheme}://{}/", display_addr(addr));
     }
     out.push('\n');
     out
+}
+
+/// Where the HTTPS certificate came from, for the banner.
+fn certificate_lines(source: &CertificateSource) -> String {
+    match source {
+        CertificateSource::Files { cert, .. } => {
+            format!("  ➜  HTTPS:   certificate {}\n\n", cert.display())
+        }
+        CertificateSource::SelfSigned { cache, reused } => {
+            let made = if *reused { "reused" } else { "generated" };
+            let kept = match cache {
+                Some(dir) => format!("kept in {}", dir.display()),
+                None => "not cached: the browser will ask again next time".into(),
+            };
+            format!(
+                "  ➜  HTTPS:   self-signed certificate for localhost ({made}); your browser asks \
+                 you to accept it once\n              {kept}\n              (use --cert/--key \
+                 with mkcert for a certificate browsers trust)\n\n"
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// Host part for URLs: brackets around IPv6.
@@ -302,26 +391,39 @@ impl tracing_subscriber::fmt::time::FormatTime for ClockTime {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (before
+/// the banner), so a signal sent right after the URL appears is not fatal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 fn open_browser(url: &str) {

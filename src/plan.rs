@@ -25,6 +25,8 @@ pub(crate) struct Plan {
     /// Real file path -> what was served from it.
     served: Mutex<HashMap<PathBuf, ServedFile>>,
     graph: Mutex<ModuleGraph>,
+    /// Files that reload every page when they change (templates a backend renders).
+    reload_on: Option<globset::GlobSet>,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +51,14 @@ impl Plan {
             root,
             served: Mutex::new(HashMap::new()),
             graph: Mutex::new(ModuleGraph::new()),
+            reload_on: None,
         }
+    }
+
+    /// Reload every page when a file matching `globs` changes, loaded by a browser or not.
+    pub fn reload_on(mut self, globs: Option<globset::GlobSet>) -> Self {
+        self.reload_on = globs;
+        self
     }
 
     /// Note that `url` served the file at `real` (version `etag`); `body` is the file's
@@ -88,6 +97,12 @@ impl Plan {
             let Some(url) = self.url_of(&change.path) else {
                 continue;
             };
+            if let Some(globs) = &self.reload_on
+                && globs.is_match(&url[1..])
+            {
+                reload_all.get_or_insert(url);
+                continue;
+            }
             let ext = extension(&change.path);
             if ext == "html" || ext == "htm" {
                 if change.kind != ChangeKind::Removed && self.content_unchanged(&change.path) {
@@ -198,6 +213,38 @@ impl Plan {
         }
         known == now
     }
+}
+
+/// The `reload_on` patterns: relative to the root; a pattern without `/` also matches file
+/// names in any folder (like `.gitignore`). `None` when there are none.
+pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSet>, crate::Error> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        let bad = |err: globset::Error| crate::Error::BadPattern {
+            pattern: pattern.clone(),
+            reason: err.kind().to_string(),
+        };
+        let trimmed = pattern.trim_start_matches('/');
+        let full = if trimmed.contains('/') {
+            trimmed.to_owned()
+        } else {
+            format!("**/{trimmed}")
+        };
+        let glob = globset::GlobBuilder::new(&full)
+            .literal_separator(true)
+            .build()
+            .map_err(bad)?;
+        set.add(glob);
+    }
+    set.build()
+        .map(Some)
+        .map_err(|err| crate::Error::BadPattern {
+            pattern: patterns.join(" "),
+            reason: err.kind().to_string(),
+        })
 }
 
 /// The decoded URL path of a file under `root` (`/css/site.css`); `None` outside it.

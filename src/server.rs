@@ -39,6 +39,8 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     service: HotService,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Tls>,
 }
 
 impl std::fmt::Debug for Server {
@@ -56,6 +58,8 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Self, Error> {
         // Resolve the host first: a typo should not cost a tree walk.
         let ip = resolve_host(&config.host).await?;
+        #[cfg(feature = "tls")]
+        let tls = load_tls(&config).await?;
         let service = HotService::new(config.clone()).await?;
         let first = config.port;
         let attempts = if config.strict_port || first == 0 {
@@ -70,7 +74,12 @@ impl Server {
                     if offset > 0 {
                         tracing::info!("port {first} is in use, using {} instead", addr.port());
                     }
-                    return Self::from_tokio(listener, service);
+                    return Self::from_tokio(
+                        listener,
+                        service,
+                        #[cfg(feature = "tls")]
+                        tls,
+                    );
                 }
                 Err(err) if err.kind() == io::ErrorKind::AddrInUse => {
                     if config.strict_port {
@@ -92,6 +101,8 @@ impl Server {
     /// Serve on a listener the caller bound (the config's host and port are ignored), so
     /// embedders and tests control the address.
     pub async fn from_listener(listener: StdListener, config: Config) -> Result<Self, Error> {
+        #[cfg(feature = "tls")]
+        let tls = load_tls(&config).await?;
         let service = HotService::new(config).await?;
         let addr = listener
             .local_addr()
@@ -99,10 +110,19 @@ impl Server {
         let bind_err = |source| Error::Bind { addr, source };
         listener.set_nonblocking(true).map_err(bind_err)?;
         let listener = TcpListener::from_std(listener).map_err(bind_err)?;
-        Self::from_tokio(listener, service)
+        Self::from_tokio(
+            listener,
+            service,
+            #[cfg(feature = "tls")]
+            tls,
+        )
     }
 
-    fn from_tokio(listener: TcpListener, service: HotService) -> Result<Self, Error> {
+    fn from_tokio(
+        listener: TcpListener,
+        service: HotService,
+        #[cfg(feature = "tls")] tls: Option<crate::tls::Tls>,
+    ) -> Result<Self, Error> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
@@ -112,12 +132,28 @@ impl Server {
             listener,
             local_addr,
             service,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
     /// The address the server listens on (with the real port when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether the server speaks HTTPS (and WSS), so URLs start with `https://`.
+    pub fn is_https(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Where the HTTPS certificate came from; `None` for plain HTTP.
+    #[cfg(feature = "tls")]
+    pub fn certificate(&self) -> Option<&crate::CertificateSource> {
+        self.tls.as_ref().map(|tls| &tls.source)
     }
 
     /// The HMR channel: send payloads to every connected browser.
@@ -145,10 +181,18 @@ impl Server {
     /// grace period, and return.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
-            listener, service, ..
+            listener,
+            service,
+            #[cfg(feature = "tls")]
+            tls,
+            ..
         } = self;
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
+        // Connections still before or in their TLS handshake hold a graceful-shutdown
+        // watcher but no connection yet: this tells them to give up.
+        #[cfg(feature = "tls")]
+        let stopping = tokio_util::sync::CancellationToken::new();
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -165,26 +209,23 @@ impl Server {
             };
             // Small responses and HMR messages must not wait for Nagle's algorithm.
             let _ = stream.set_nodelay(true);
-            let service = service.clone();
-            let fragments = Arc::new(FragmentLog::default());
-            let stream = FragmentSniffer::new(stream, fragments.clone());
-            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                if req.version() <= hyper::Version::HTTP_11 && fragments.next_had_fragment() {
-                    req.extensions_mut().insert(FragmentSeen);
-                }
-                req.extensions_mut().insert(Peer(peer));
-                let service = service.clone();
-                async move { Ok::<_, Infallible>(service.handle(req).await) }
-            });
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn.into_owned());
-            tokio::spawn(async move {
-                if let Err(err) = conn.await {
-                    tracing::debug!(%peer, %err, "connection ended with an error");
-                }
-            });
+            let conn = Connection {
+                service: service.clone(),
+                builder: builder.clone(),
+                watcher: graceful.watcher(),
+                peer,
+            };
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &tls {
+                let acceptor = tls.acceptor.clone();
+                tokio::spawn(conn.serve_tls(stream, acceptor, stopping.clone()));
+                continue;
+            }
+            tokio::spawn(conn.serve(stream, false));
         }
         drop(listener);
+        #[cfg(feature = "tls")]
+        stopping.cancel();
         // hyper's graceful shutdown stops at upgraded connections: the hub closes the
         // WebSockets itself (1001 going away) while HTTP requests drain.
         let http = async {
@@ -197,6 +238,123 @@ impl Server {
         };
         tokio::join!(http, service.shutdown());
     }
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    service: HotService,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    /// Serve HTTP/1.1 (with upgrades) or HTTP/2 on `io` until the peer leaves or shutdown.
+    async fn serve<IO>(self, io: IO, secure: bool)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            service,
+            builder,
+            watcher,
+            peer,
+        } = self;
+        let fragments = Arc::new(FragmentLog::default());
+        let io = FragmentSniffer::new(io, fragments.clone());
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            if req.version() <= hyper::Version::HTTP_11 && fragments.next_had_fragment() {
+                req.extensions_mut().insert(FragmentSeen);
+            }
+            req.extensions_mut().insert(Peer(peer));
+            if secure {
+                req.extensions_mut().insert(crate::http::OverTls);
+            }
+            let service = service.clone();
+            async move { Ok::<_, Infallible>(service.handle(req).await) }
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        if let Err(err) = watcher.watch(conn.into_owned()).await {
+            tracing::debug!(%peer, %err, "connection ended with an error");
+        }
+    }
+
+    /// A connection to the HTTPS port: a TLS handshake, or a plain-HTTP request that gets a
+    /// 400 naming the `https://` URL instead of a connection closed without a word.
+    #[cfg(feature = "tls")]
+    async fn serve_tls(
+        self,
+        stream: tokio::net::TcpStream,
+        acceptor: tokio_rustls::TlsAcceptor,
+        stopping: tokio_util::sync::CancellationToken,
+    ) {
+        let peer = self.peer;
+        let mut first = [0u8; 1];
+        let peek = tokio::time::timeout(FIRST_BYTE_LIMIT, stream.peek(&mut first));
+        let Some(peeked) = stopping.run_until_cancelled(peek).await else {
+            return; // shutting down: an idle spare connection is simply closed
+        };
+        match peeked {
+            Ok(Ok(1..)) => {}
+            Ok(Ok(_)) => return, // closed before saying anything
+            Ok(Err(err)) => {
+                tracing::debug!(%peer, %err, "connection failed before the TLS handshake");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "no data within {FIRST_BYTE_LIMIT:?}; closing");
+                return;
+            }
+        }
+        if first[0] != crate::tls::HANDSHAKE_RECORD {
+            self.answer_plain_http(stream).await;
+            return;
+        }
+        let handshake = tokio::time::timeout(TLS_HANDSHAKE_LIMIT, acceptor.accept(stream));
+        match stopping.run_until_cancelled(handshake).await {
+            Some(Ok(Ok(tls))) => self.serve(tls, true).await,
+            Some(Ok(Err(err))) => tracing::debug!(%peer, %err, "TLS handshake failed"),
+            Some(Err(_)) => tracing::debug!(%peer, "TLS handshake timed out"),
+            None => {}
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    async fn answer_plain_http(self, stream: tokio::net::TcpStream) {
+        let Connection { watcher, peer, .. } = self;
+        let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+            Ok::<_, Infallible>(crate::tls::https_only(&req))
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        if let Err(err) = watcher.watch(conn).await {
+            tracing::debug!(%peer, %err, "plain-HTTP connection to the HTTPS port failed");
+        }
+    }
+}
+
+/// How long a connection to the HTTPS port may stay silent before its first byte. Browsers
+/// open spare connections ahead of need, so this is generous.
+#[cfg(feature = "tls")]
+const FIRST_BYTE_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a TLS handshake may take once it started.
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Read the certificate on a blocking thread (file reads, maybe key generation).
+#[cfg(feature = "tls")]
+async fn load_tls(config: &Config) -> Result<Option<crate::tls::Tls>, Error> {
+    let Some(tls) = config.tls.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || crate::tls::Tls::load(&tls))
+        .await
+        .map_err(|err| Error::Tls {
+            reason: err.to_string(),
+        })?
+        .map(Some)
 }
 
 async fn resolve_host(host: &str) -> Result<std::net::IpAddr, Error> {

@@ -76,8 +76,15 @@ impl HotService {
         })
     }
 
-    /// Answer one request: the HMR upgrade, the client, or a file.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body> {
+    /// Answer one request: the HMR upgrade, the client, a file, or (in proxy mode) the
+    /// backend's answer. Any request body type works (`Incoming`, axum's `Body`, `String`);
+    /// it is read only when the request is forwarded.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         self.shared.site.clone().handle(req).await
     }
 
@@ -145,11 +152,20 @@ impl HotService {
     /// still answered afterwards are served, but nothing is watched any more.
     pub async fn shutdown(&self) {
         self.shared.stages.abort();
+        #[cfg(feature = "proxy")]
+        if let Some(proxy) = &self.shared.site.proxy {
+            proxy.close_tunnels();
+        }
         self.shared.site.hub.close_all(CLOSE_GRACE).await;
     }
 }
 
-impl<B: Send + 'static> hyper::service::Service<Request<B>> for HotService {
+impl<B> hyper::service::Service<Request<B>> for HotService
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
@@ -161,7 +177,12 @@ impl<B: Send + 'static> hyper::service::Service<Request<B>> for HotService {
 }
 
 #[cfg(feature = "tower")]
-impl<B: Send + 'static> tower_service::Service<Request<B>> for HotService {
+impl<B> tower_service::Service<Request<B>> for HotService
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     type Response = Response<Body>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
@@ -307,8 +328,11 @@ fn invalidate(site: &Site, message: &InvalidateMessage) {
 fn site(config: &Config) -> Result<Site, Error> {
     let root = check_root(&config.root)?;
     let token = config.token.clone().unwrap_or_else(random_token);
+    let reload_on = crate::plan::reload_globs(&config.reload_on)?;
     Ok(Site {
-        plan: Arc::new(Plan::new(root.clone())),
+        #[cfg(feature = "proxy")]
+        proxy: crate::http::proxy::Proxy::new(&config.proxy, &token, config.inject)?,
+        plan: Arc::new(Plan::new(root.clone()).reload_on(reload_on)),
         cache: Default::default(),
         root,
         deny: DenyList::new(&config.deny)?,

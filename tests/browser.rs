@@ -1091,3 +1091,90 @@ fn editing_the_html_reloads_the_page_with_the_new_content() {
     );
     tab.assert_clean(false);
 }
+
+// ---- HTTPS and proxy mode ------------------------------------------------------------
+
+#[cfg(feature = "tls")]
+#[test]
+fn over_https_the_client_connects_with_wss_and_stylesheets_swap() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    let cache = TempDir::new().unwrap();
+    let tls = hotserve::TlsConfig::self_signed().cache_dir(cache.path());
+    let mut server = InProcess::start(Config::new(site.path()).https(tls));
+    tab.open(&format!("https://localhost:{}/", server.addr.port()));
+    tab.wait_connected(1);
+    assert_eq!(tab.eval("location.protocol"), json!("https:"));
+    server.event(|event| matches!(event, Event::ClientConnected { .. }).then_some(()));
+    assert_eq!(tab.eval(title_color()), json!(RED));
+    let load = tab.load_id();
+    write(site.path(), "style.css", style_css(BLUE));
+    server.hub.update(vec![Update::css("/style.css", ts())]);
+    tab.wait(&format!("{} === '{BLUE}'", title_color()), SHORT);
+    assert_eq!(tab.load_id(), load, "the page did not reload");
+    tab.assert_clean(false);
+}
+
+/// A backend that renders the page (with the site's stylesheet), as Django or Rails would.
+#[cfg(feature = "proxy")]
+fn page_backend(rt: &tokio::runtime::Runtime) -> SocketAddr {
+    use hyper_util::rt::TokioIo;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(
+                |req: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = if req.uri().path() == "/" {
+                        index_html("rendered by the backend")
+                    } else {
+                        String::new()
+                    };
+                    let status = if body.is_empty() { 404 } else { 200 };
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", "text/html; charset=utf-8")
+                            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                            .unwrap(),
+                    )
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    addr
+}
+
+#[cfg(feature = "proxy")]
+#[test]
+fn a_page_rendered_by_a_proxied_backend_gets_the_client_and_swaps_stylesheets() {
+    let Some(mut tab) = browser() else { return };
+    let site = manual_site();
+    std::fs::remove_file(site.path().join("index.html")).unwrap();
+    let backend_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let backend = page_backend(&backend_rt);
+    let server = InProcess::start(Config::new(site.path()).proxy(format!("http://{backend}")));
+    tab.open(&server.url("/"));
+    tab.wait_connected(1);
+    assert_eq!(
+        tab.eval("document.getElementById('title').textContent"),
+        json!("rendered by the backend")
+    );
+    assert_eq!(tab.eval(title_color()), json!(RED));
+    let load = tab.load_id();
+    write(site.path(), "style.css", style_css(BLUE));
+    server.hub.update(vec![Update::css("/style.css", ts())]);
+    tab.wait(&format!("{} === '{BLUE}'", title_color()), SHORT);
+    assert_eq!(tab.load_id(), load, "the page did not reload");
+    tab.assert_clean(false);
+}

@@ -135,6 +135,85 @@ fn an_unresolvable_host_is_a_clear_error() {
     assert!(stderr.contains("cannot resolve host"), "{stderr}");
 }
 
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn https_prints_an_https_url_and_serves_tls_on_it() {
+    let site = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<h1>over tls</h1>");
+    let mut child = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--https"])
+        .env("HOTSERVE_CACHE_DIR", cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let url = wait_for_url(&mut child);
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("banner URL has an address");
+    assert!(
+        cache.path().join("localhost-cert.pem").exists(),
+        "the certificate is kept in HOTSERVE_CACHE_DIR"
+    );
+    // Plain HTTP to it is told to use the printed URL's scheme.
+    let reply = common::request(addr, "GET", "/", &[]).await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.text().contains(&format!("https://{addr}/")),
+        "{}",
+        reply.text()
+    );
+    terminate(&child);
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_missing_certificate_file_is_a_clear_error_with_a_failing_exit() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args([
+            "--port",
+            "0",
+            "--cert",
+            "/no/such/cert.pem",
+            "--key",
+            "/no/such/key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: cannot use the certificate /no/such/cert.pem"),
+        "{stderr}"
+    );
+}
+
+#[cfg(feature = "proxy")]
+#[test]
+fn a_proxy_target_that_is_not_an_http_url_is_a_clear_error() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args(["--port", "0", "--proxy", "ftp://127.0.0.1:21"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: invalid proxy \"ftp://127.0.0.1:21\""),
+        "{stderr}"
+    );
+}
+
 /// Read stdout lines as JSON until `pred` matches one, within 20 s.
 fn read_json_until(
     lines: &std::sync::mpsc::Receiver<String>,
@@ -157,10 +236,10 @@ fn stdout_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     let stdout = child.stdout.take().expect("stdout piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Keep draining after the reader is done: a closed pipe would make the server's
+        // later output fail.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     rx
@@ -262,4 +341,74 @@ async fn debug_logs_name_every_request_on_stderr() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("GET /missing.txt 404"), "{stderr}");
+}
+
+#[cfg(feature = "proxy")]
+#[test]
+fn two_fallback_proxies_are_refused() {
+    let site = tempfile::tempdir().unwrap();
+    let out = hotserve()
+        .arg(site.path())
+        .args([
+            "--port",
+            "0",
+            "--proxy",
+            "http://127.0.0.1:1",
+            "--proxy",
+            "http://127.0.0.1:2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("can be given once"), "{stderr}");
+}
+
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn proxy_flags_reach_the_server_and_the_banner() {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>local</p>");
+    // A port nothing listens on: the backend is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_on(
+        site.path(),
+        &[
+            "--proxy",
+            &format!("/api={backend}"),
+            "--proxy-timeout",
+            "5",
+        ],
+    );
+    let lines = stdout_lines(&mut child);
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && !banner.iter().any(|l: &String| l.contains("Proxy:")) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            banner.push(line);
+        }
+    }
+    let text = banner.join("\n");
+    assert!(text.contains(&format!("Proxy:   /api={backend}")), "{text}");
+    let url = text
+        .split("Local:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a Local URL");
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert_eq!(common::request(addr, "GET", "/", &[]).await.status, 200);
+    let down = common::request(addr, "GET", "/api/items", &[]).await;
+    assert_eq!(down.status, 502);
+    assert!(down.text().contains(&backend), "{}", down.text());
+    terminate(&child);
+    assert!(wait_exit(&mut child).success());
 }

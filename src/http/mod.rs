@@ -5,6 +5,10 @@ pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
 pub(crate) mod inject;
+#[cfg(feature = "proxy")]
+pub(crate) mod proxy;
+#[cfg(all(feature = "proxy", feature = "tls"))]
+pub(crate) mod proxy_tls;
 pub(crate) mod resolve;
 pub(crate) mod ws;
 
@@ -22,12 +26,19 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
+/// What a request body may fail with.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The response body type of hotserve's service.
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Chunk size for streamed files: large enough for throughput, small enough to keep memory
 /// flat with many concurrent downloads.
 const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Marks a request that arrived over TLS (set by the server, read by the proxy).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OverTls;
 
 /// Everything the service needs to answer requests; shared by all connections.
 #[derive(Debug)]
@@ -47,6 +58,9 @@ pub(crate) struct Site {
     pub plan: Arc<crate::plan::Plan>,
     /// Small files by request path.
     pub cache: files::FileCache,
+    /// The backends requests are forwarded to, if any.
+    #[cfg(feature = "proxy")]
+    pub proxy: Option<proxy::Proxy>,
     /// The browser client served at `/@vite/client`.
     pub client: crate::client::ServedClient,
     /// Put the client's `<script>` into served HTML pages.
@@ -55,7 +69,12 @@ pub(crate) struct Site {
 
 impl Site {
     /// Answer one request. Never fails: every problem is a status code.
-    pub async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
+    pub async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
@@ -68,7 +87,25 @@ impl Site {
         response
     }
 
-    async fn route<B>(self: Arc<Self>, req: Request<B>) -> Response<Body> {
+    async fn route<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        #[cfg(feature = "proxy")]
+        if let Some(proxy) = &self.proxy
+            && req.extensions().get::<fragment::FragmentSeen>().is_none()
+            && let Some(target) = proxy.route(&req)
+        {
+            // The DNS-rebinding check protects the backend too.
+            if let Some(host) = request_host(&req)
+                && !self.hosts.allows(host)
+            {
+                return blocked_host(host);
+            }
+            return proxy.forward(req, target).await;
+        }
         if ws::is_upgrade(&req) {
             let mut res = match ws::offered_protocol(&req) {
                 Some(ws::PING_PROTOCOL) => {
@@ -148,7 +185,16 @@ impl Site {
         })
         .await;
         match decided {
-            Ok((outcome, file_req)) => self.render(outcome, &file_req, req.uri()),
+            Ok((outcome, file_req)) => {
+                #[cfg(feature = "proxy")]
+                if matches!(outcome, Outcome::NotFound)
+                    && let Some(proxy) = &self.proxy
+                    && let Some(target) = proxy.after_files()
+                {
+                    return proxy.forward(req, target).await;
+                }
+                self.render(outcome, &file_req, req.uri())
+            }
             Err(err) => {
                 tracing::warn!(%err, "file task failed");
                 page(

@@ -24,6 +24,8 @@ const profile = mkdtempSync(join(tmpdir(), "hotserve-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath,
   headless: true,
+  // The HTTPS tests serve hotserve's self-signed certificate, which a developer accepts once.
+  ignoreHTTPSErrors: true,
   args: [
     "--headless",
     "--no-sandbox",
