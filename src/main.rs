@@ -218,7 +218,10 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     if args.json {
         eprint!("{banner}");
     } else {
-        print!("{banner}");
+        use std::io::Write;
+        // A closed pipe (`hotserve | head -3`) is no reason to stop serving.
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     if args.json || args.once {
