@@ -412,10 +412,11 @@ impl Lexer<'_> {
     /// A class or object method called `import` looks like a dynamic import until its body:
     /// `import(x) {` is never an expression, so the record is dropped.
     fn drop_method_named_import(&mut self, dynamic: Option<usize>) {
-        if let Some(index) = dynamic {
-            if self.at(self.skip_trivia(self.pos)) == b'{' && index + 1 == self.out.imports.len() {
-                self.out.imports.pop();
-            }
+        if let Some(index) = dynamic
+            && self.at(self.skip_trivia(self.pos)) == b'{'
+            && index + 1 == self.out.imports.len()
+        {
+            self.out.imports.pop();
         }
     }
 

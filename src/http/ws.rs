@@ -99,11 +99,11 @@ pub(crate) fn upgrade<B>(
             "Missing or malformed Sec-WebSocket-Key.",
         );
     };
-    if protocol == HMR_PROTOCOL {
-        if let Some(reason) = hmr_refusal(&req, hosts, token) {
-            tracing::debug!(uri = %req.uri(), reason, "refused HMR upgrade");
-            return reject(StatusCode::BAD_REQUEST, reason);
-        }
+    if protocol == HMR_PROTOCOL
+        && let Some(reason) = hmr_refusal(&req, hosts, token)
+    {
+        tracing::debug!(uri = %req.uri(), reason, "refused HMR upgrade");
+        return reject(StatusCode::BAD_REQUEST, reason);
     }
     let peer = req
         .extensions()

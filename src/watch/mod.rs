@@ -304,11 +304,10 @@ async fn run(
                     wake = tree.batch.next_wake();
                     ready
                 };
-                if let Some(set) = ready {
-                    if out.send(set).await.is_err() {
+                if let Some(set) = ready
+                    && out.send(set).await.is_err() {
                         return;
                     }
-                }
             }
             () = out.closed() => return,
         }
