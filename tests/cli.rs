@@ -38,6 +38,14 @@ fn wait_for_url(child: &mut Child) -> String {
     panic!("no banner within 20 s; stdout so far: {seen:?}");
 }
 
+/// Run the binary to completion and check that it failed with `needle` on stderr.
+fn assert_fails_with(mut command: Command, needle: impl AsRef<str>) {
+    let out = command.output().expect("binary runs");
+    assert!(!out.status.success(), "{:?} should fail", command);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(needle.as_ref()), "{stderr}");
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -82,15 +90,11 @@ async fn the_binary_prints_its_url_serves_the_folder_and_exits_cleanly_on_sigter
 
 #[test]
 fn a_missing_folder_is_a_clear_error_with_a_failing_exit() {
-    let out = hotserve()
-        .args(["/no/such/folder", "--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("the folder to serve does not exist: /no/such/folder"),
-        "{stderr}"
+    let mut command = hotserve();
+    command.args(["/no/such/folder", "--port", "0"]);
+    assert_fails_with(
+        command,
+        "the folder to serve does not exist: /no/such/folder",
     );
 }
 
@@ -99,17 +103,11 @@ fn a_busy_port_with_strict_port_is_a_clear_error() {
     let site = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = hotserve()
+    let mut command = hotserve();
+    command
         .arg(site.path())
-        .args(["--port", &port, "--strict-port"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!("port {port} is already in use")),
-        "{stderr}"
-    );
+        .args(["--port", &port, "--strict-port"]);
+    assert_fails_with(command, format!("port {port} is already in use"));
 }
 
 #[test]
@@ -125,14 +123,11 @@ fn bad_flag_values_are_rejected_with_usage() {
 #[test]
 fn an_unresolvable_host_is_a_clear_error() {
     let site = tempfile::tempdir().unwrap();
-    let out = hotserve()
+    let mut command = hotserve();
+    command
         .arg(site.path())
-        .args(["--host", "no.such.host.invalid", "--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot resolve host"), "{stderr}");
+        .args(["--host", "no.such.host.invalid", "--port", "0"]);
+    assert_fails_with(command, "cannot resolve host");
 }
 
 #[cfg(feature = "tls")]
@@ -177,23 +172,18 @@ async fn https_prints_an_https_url_and_serves_tls_on_it() {
 #[test]
 fn a_missing_certificate_file_is_a_clear_error_with_a_failing_exit() {
     let site = tempfile::tempdir().unwrap();
-    let out = hotserve()
-        .arg(site.path())
-        .args([
-            "--port",
-            "0",
-            "--cert",
-            "/no/such/cert.pem",
-            "--key",
-            "/no/such/key.pem",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("error: cannot use the certificate /no/such/cert.pem"),
-        "{stderr}"
+    let mut command = hotserve();
+    command.arg(site.path()).args([
+        "--port",
+        "0",
+        "--cert",
+        "/no/such/cert.pem",
+        "--key",
+        "/no/such/key.pem",
+    ]);
+    assert_fails_with(
+        command,
+        "error: cannot use the certificate /no/such/cert.pem",
     );
 }
 
@@ -201,17 +191,11 @@ fn a_missing_certificate_file_is_a_clear_error_with_a_failing_exit() {
 #[test]
 fn a_proxy_target_that_is_not_an_http_url_is_a_clear_error() {
     let site = tempfile::tempdir().unwrap();
-    let out = hotserve()
+    let mut command = hotserve();
+    command
         .arg(site.path())
-        .args(["--port", "0", "--proxy", "ftp://127.0.0.1:21"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("error: invalid proxy \"ftp://127.0.0.1:21\""),
-        "{stderr}"
-    );
+        .args(["--port", "0", "--proxy", "ftp://127.0.0.1:21"]);
+    assert_fails_with(command, "error: invalid proxy \"ftp://127.0.0.1:21\"");
 }
 
 /// Read stdout lines as JSON until `pred` matches one, within 20 s.
@@ -347,21 +331,16 @@ async fn debug_logs_name_every_request_on_stderr() {
 #[test]
 fn two_fallback_proxies_are_refused() {
     let site = tempfile::tempdir().unwrap();
-    let out = hotserve()
-        .arg(site.path())
-        .args([
-            "--port",
-            "0",
-            "--proxy",
-            "http://127.0.0.1:1",
-            "--proxy",
-            "http://127.0.0.1:2",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("can be given once"), "{stderr}");
+    let mut command = hotserve();
+    command.arg(site.path()).args([
+        "--port",
+        "0",
+        "--proxy",
+        "http://127.0.0.1:1",
+        "--proxy",
+        "http://127.0.0.1:2",
+    ]);
+    assert_fails_with(command, "can be given once");
 }
 
 #[cfg(feature = "proxy")]
