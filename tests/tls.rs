@@ -11,18 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::{self, pki_types::CertificateDer, pki_types::ServerName};
 
-/// A running HTTPS server.
+/// A running HTTPS server and where its certificate came from.
 struct Running {
     addr: SocketAddr,
     hub: hotserve::Hub,
     source: CertificateSource,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: common::TestServer,
 }
 
 impl Running {
@@ -33,31 +31,17 @@ impl Running {
             .certificate()
             .expect("HTTPS server has a certificate")
             .clone();
-        let addr = server.local_addr();
-        let hub = server.hub().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        let server = common::TestServer::run(server);
         Running {
-            addr,
-            hub,
+            addr: server.addr,
+            hub: server.hub.clone(),
             source,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("server stops within 10 s")
-                .expect("server task did not panic");
-        }
+    async fn stop(self) {
+        self.server.stop().await;
     }
 }
 

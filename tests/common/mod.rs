@@ -24,7 +24,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> Self {
-        let server = Server::bind(config.port(0)).await.expect("server binds");
+        Self::run(Server::bind(config.port(0)).await.expect("server binds"))
+    }
+
+    /// Run an already bound server until the test stops it.
+    pub fn run(server: Server) -> Self {
         let addr = server.local_addr();
         let hub = server.hub().clone();
         let service = server.service().clone();
