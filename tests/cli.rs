@@ -46,12 +46,12 @@ fn assert_fails_with(mut command: Command, needle: impl AsRef<str>) {
     assert!(stderr.contains(needle.as_ref()), "{stderr}");
 }
 
+/// Send SIGTERM, as a service manager or `kill` would (no external `kill` binary needed).
 fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number has no memory effects.
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM delivered");
 }
 
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {

@@ -245,34 +245,14 @@ async fn the_hmr_socket_upgrades_over_wss_and_receives_payloads() {
         .await
         .expect("WSS upgrade accepted");
     assert_eq!(response.headers()["sec-websocket-protocol"], "vite-hmr");
-    let first = next_json(&mut ws).await;
+    let first = common::next_json(&mut ws).await;
     assert_eq!(first["type"], "connected");
     server
         .hub
         .send(hotserve::protocol::Payload::full_reload_all());
-    let reload = next_json(&mut ws).await;
+    let reload = common::next_json(&mut ws).await;
     assert_eq!(reload["type"], "full-reload");
     server.stop().await;
-}
-
-async fn next_json<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("socket open")
-            .expect("valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
 }
 
 /// A certificate and key for localhost made in the test, as mkcert would.

@@ -218,8 +218,12 @@ pub async fn hmr_client(addr: SocketAddr) -> Ws {
         .expect("HMR upgrade accepted")
 }
 
-/// The next text message as JSON, within 5 s (pings and pongs skipped).
-pub async fn next_json(ws: &mut Ws) -> serde_json::Value {
+/// The next text message as JSON, within 5 s (pings and pongs skipped). Works over plain
+/// TCP and TLS alike.
+pub async fn next_json<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     loop {
