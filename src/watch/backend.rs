@@ -7,11 +7,18 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::Duration;
-use tokio::sync::mpsc::{self, error::TrySendError};
 
 /// Raw notify output as the worker receives it.
 pub(crate) type Raw = notify::Result<Event>;
+
+/// What the worker thread receives: notify's output, or the request to stop.
+pub(crate) enum Msg {
+    Raw(Raw),
+    /// The [`Watcher`](super::Watcher) was dropped.
+    Stop,
+}
 
 /// A notify watcher of either kind, driven the same way.
 pub(crate) type Backend = Box<dyn notify::Watcher + Send>;
@@ -22,7 +29,7 @@ pub(crate) type Backend = Box<dyn notify::Watcher + Send>;
 /// silently.
 #[derive(Clone)]
 pub(crate) struct Sink {
-    pub(crate) tx: mpsc::Sender<Raw>,
+    pub(crate) tx: SyncSender<Msg>,
     pub(crate) overflow: Arc<AtomicBool>,
 }
 
@@ -31,7 +38,7 @@ impl notify::EventHandler for Sink {
         if event.as_ref().is_ok_and(|e| is_noise(&e.kind)) {
             return;
         }
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(event) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(Msg::Raw(event)) {
             self.overflow.store(true, Ordering::Release);
         }
     }

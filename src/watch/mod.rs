@@ -2,8 +2,11 @@
 //! ignores, coalesced into [`ChangeSet`]s that say which files were created, modified or
 //! removed.
 //!
-//! The flow is `notify callback → bounded channel → worker → Receiver<ChangeSet>`:
+//! The flow is `notify callback → bounded channel → worker thread → Receiver<ChangeSet>`:
 //! - the callback only `try_send`s; a full channel marks the next set [`ChangeSet::overflowed`];
+//! - the worker is a plain thread, not a tokio task: it stats and walks (blocking work), and
+//!   it times batches with sub-millisecond precision, where tokio's timer wheel rounds every
+//!   sleep up to the next millisecond (a 0.25 ms settle became 1–1.3 ms);
 //! - the worker walks the tree itself and puts one non-recursive watch on each directory the
 //!   filter lets through (never inside `node_modules`), adding watches as directories appear;
 //! - events are batched until `settle` of quiet, at most `max_hold`, with one entry per path,
@@ -27,12 +30,12 @@ mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use backend::{Raw, Sink};
+use backend::{Msg, Raw, Sink};
 use batch::Batch;
 use filter::Filter;
 use tree::Tree;
@@ -40,7 +43,7 @@ use tree::Tree;
 /// Room for raw events between notify's thread and the worker. A 5,000-file build makes about
 /// three events per file; past this the set is marked overflowed instead of blocking notify.
 const RAW_CAPACITY: usize = 16 * 1024;
-/// Raw events handled per trip to the blocking pool.
+/// Raw events handled per lock of the tree.
 const CHUNK: usize = 1024;
 /// Change sets not yet taken by the caller. A caller this far behind gets `overflowed` sets.
 const OUT_CAPACITY: usize = 64;
@@ -170,9 +173,9 @@ pub enum WatchError {
         /// The parse error.
         source: ignore::Error,
     },
-    /// [`Watcher::start`] was called outside a tokio runtime.
-    #[error("the file watcher must be started inside a tokio runtime")]
-    NoRuntime,
+    /// The worker thread could not be spawned.
+    #[error("cannot start the file watcher's thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// Not even the polling watcher could start. Native watch limits (ENOSPC, EMFILE) are not
     /// errors: they switch to polling with a warning.
     #[error("cannot start the file watcher: {0}")]
@@ -185,15 +188,17 @@ pub struct Watcher {
     root: PathBuf,
     polling: Arc<AtomicBool>,
     tree: Arc<Mutex<Tree>>,
-    worker: JoinHandle<()>,
+    /// Wakes the worker thread when the watcher is dropped.
+    stop: SyncSender<Msg>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl Watcher {
-    /// Starts watching. Must be called inside a tokio runtime. It walks the tree before it
-    /// returns (skipping ignored directories), so every change made after it returns is
-    /// reported; on a large project call it at startup or from `spawn_blocking`.
+    /// Starts watching. It walks the tree before it returns (skipping ignored directories),
+    /// so every change made after it returns is reported; on a large project call it at
+    /// startup or from `spawn_blocking`. The change sets come from a thread of the watcher's
+    /// own, so the receiver works with or without a tokio runtime (`blocking_recv`).
     pub fn start(opts: WatchOptions) -> Result<(Watcher, mpsc::Receiver<ChangeSet>), WatchError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| WatchError::NoRuntime)?;
         let root = opts
             .root
             .canonicalize()
@@ -205,10 +210,10 @@ impl Watcher {
             return Err(WatchError::RootNotADirectory(opts.root));
         }
         let filter = Filter::new(&root, &opts.ignore_globs)?;
-        let (raw_tx, raw_rx) = mpsc::channel(opts.raw_capacity.max(1));
+        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(opts.raw_capacity.max(1));
         let overflow = Arc::new(AtomicBool::new(false));
         let sink = Sink {
-            tx: raw_tx,
+            tx: raw_tx.clone(),
             overflow: overflow.clone(),
         };
         let batch = Batch::new(opts.settle, opts.max_hold);
@@ -218,12 +223,24 @@ impl Watcher {
         let polling = tree.polling_flag();
         let tree = Arc::new(Mutex::new(tree));
         let (out_tx, out_rx) = mpsc::channel(OUT_CAPACITY);
-        let worker = runtime.spawn(run(tree.clone(), raw_rx, out_tx, overflow));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            tree: tree.clone(),
+            raw: raw_rx,
+            out: out_tx,
+            overflow,
+            stopping: stopping.clone(),
+        };
+        std::thread::Builder::new()
+            .name("hotserve-watch".into())
+            .spawn(move || worker.run())
+            .map_err(WatchError::Thread)?;
         let watcher = Watcher {
             root,
             polling,
             tree,
-            worker,
+            stop: raw_tx,
+            stopping,
         };
         Ok((watcher, out_rx))
     }
@@ -247,9 +264,10 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.worker.abort();
-        // Stop notify now, not whenever the runtime drops the aborted task. If a walk holds
-        // the lock, the tree goes with the worker's last reference instead.
+        // A full channel means the worker is busy and sees the flag before its next wait.
+        self.stopping.store(true, Ordering::Release);
+        let _ = self.stop.try_send(Msg::Stop);
+        // Stop notify now. If a walk holds the lock, the tree goes with the worker instead.
         if let Ok(mut tree) = self.tree.try_lock() {
             tree.stop();
         }
@@ -262,55 +280,68 @@ fn lock(tree: &Mutex<Tree>) -> MutexGuard<'_, Tree> {
     tree.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The worker: raw events go to the tree on the blocking pool (it stats, walks and adds
-/// watches), timing stays here, and ready change sets go out.
-async fn run(
+/// The worker thread: applies raw events to the tree (it stats, walks and adds watches) and
+/// sends change sets when the batch says they are due.
+struct Worker {
     tree: Arc<Mutex<Tree>>,
-    mut raw: mpsc::Receiver<Raw>,
+    raw: Receiver<Msg>,
     out: mpsc::Sender<ChangeSet>,
     overflow: Arc<AtomicBool>,
-) {
-    let mut wake: Option<Instant> = None;
-    let mut chunk = Vec::with_capacity(CHUNK);
-    loop {
-        let deadline = tokio::time::Instant::from_std(wake.unwrap_or_else(Instant::now));
-        tokio::select! {
-            received = raw.recv_many(&mut chunk, CHUNK) => {
-                if received == 0 {
-                    return;
-                }
-                let events = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                let (tree, overflow) = (tree.clone(), overflow.clone());
-                let applied = tokio::task::spawn_blocking(move || {
-                    let mut tree = lock(&tree);
-                    if overflow.swap(false, Ordering::AcqRel) {
-                        tree.batch.overflow(Instant::now());
+    stopping: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn run(self) {
+        let mut wake: Option<Instant> = None;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while !self.stopping.load(Ordering::Acquire) {
+            let received = match wake {
+                None => self.raw.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(at) => self
+                    .raw
+                    .recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            match received {
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Msg::Raw(first)) => {
+                    chunk.push(first);
+                    while chunk.len() < CHUNK {
+                        match self.raw.try_recv() {
+                            Ok(Msg::Raw(raw)) => chunk.push(raw),
+                            Ok(Msg::Stop) => return,
+                            Err(_) => break,
+                        }
                     }
-                    if let Err(err) = tree.apply(events) {
-                        tracing::error!("file watcher could not switch to polling: {err}");
-                    }
-                    tree.batch.next_wake()
-                })
-                .await;
-                match applied {
-                    Ok(next) => wake = next,
-                    Err(_) => return,
+                    wake = self.apply(std::mem::take(&mut chunk));
                 }
-            }
-            () = tokio::time::sleep_until(deadline), if wake.is_some() => {
-                let ready = {
-                    let mut tree = lock(&tree);
-                    let ready = tree.take_ready(Instant::now());
-                    wake = tree.batch.next_wake();
-                    ready
-                };
-                if let Some(set) = ready
-                    && out.send(set).await.is_err() {
+                Err(RecvTimeoutError::Timeout) => {
+                    let ready = {
+                        let mut tree = lock(&self.tree);
+                        let ready = tree.take_ready(Instant::now());
+                        wake = tree.batch.next_wake();
+                        ready
+                    };
+                    // Waits while the caller is `OUT_CAPACITY` sets behind; events meanwhile
+                    // pile up in the raw channel and overflow into a full reload.
+                    if let Some(set) = ready
+                        && self.out.blocking_send(set).is_err()
+                    {
                         return;
                     }
+                }
             }
-            () = out.closed() => return,
         }
+    }
+
+    fn apply(&self, events: Vec<Raw>) -> Option<Instant> {
+        let mut tree = lock(&self.tree);
+        if self.overflow.swap(false, Ordering::AcqRel) {
+            tree.batch.overflow(Instant::now());
+        }
+        if let Err(err) = tree.apply(events) {
+            tracing::error!("file watcher could not switch to polling: {err}");
+        }
+        tree.batch.next_wake()
     }
 }
 

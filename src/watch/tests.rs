@@ -185,10 +185,19 @@ async fn invalid_ignore_glob_is_a_startup_error() -> TestResult {
 }
 
 #[test]
-fn starting_outside_a_tokio_runtime_is_an_error() -> TestResult {
+fn works_without_a_tokio_runtime() -> TestResult {
     let (_tmp, root) = fixture()?;
-    let err = Watcher::start(WatchOptions::new(&root)).err();
-    assert!(matches!(err, Some(WatchError::NoRuntime)), "{err:?}");
+    let (watcher, mut rx) = Watcher::start(WatchOptions::new(&root))?;
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(rx.blocking_recv()));
+    fs::write(root.join("index.html"), "<p>changed</p>")?;
+    let set = done
+        .recv_timeout(Duration::from_secs(5))?
+        .ok_or("watcher ended")?;
+    drop(watcher);
+    assert_eq!(set.changes.len(), 1, "{set:?}");
+    assert_eq!(set.changes[0].path, root.join("index.html"));
+    assert_eq!(set.changes[0].kind, ChangeKind::Modified);
     Ok(())
 }
 
