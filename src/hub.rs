@@ -13,11 +13,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_util::sync::CancellationToken;
 
 /// How many payloads may wait for one client before it counts as stalled. Browsers read
 /// within microseconds; only a client that stopped reading gets near this.
@@ -48,8 +48,6 @@ struct Inner {
     /// The last `error`/`full-reload` sent while no client was connected.
     pending: Mutex<Option<Utf8Bytes>>,
     events: broadcast::Sender<Event>,
-    /// Cancelled on shutdown; every client's token is a child of it.
-    shutdown: CancellationToken,
     shutting_down: AtomicBool,
     /// `hot.invalidate()` messages for the planner; a dedicated queue rather than the event
     /// stream, so a burst of events can never make one get lost.
@@ -61,16 +59,14 @@ struct Inner {
 #[derive(Debug)]
 struct ClientSlot {
     queue: QueueTx,
-    stop: CancellationToken,
     peer: SocketAddr,
 }
 
 /// What a connection task needs to serve one client.
 pub(crate) struct Registration {
     pub id: ClientId,
+    /// Payloads to send, and the hub's request to stop ([`Next::Stop`]).
     pub queue: QueueRx,
-    /// Cancelled when the client must go: queue overflow or shutdown.
-    pub stop: CancellationToken,
 }
 
 impl Default for Hub {
@@ -94,7 +90,6 @@ impl Hub {
                 next_id: AtomicU64::new(1),
                 pending: Mutex::new(None),
                 events: broadcast::channel(EVENT_CAPACITY).0,
-                shutdown: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
                 invalidations,
                 invalidations_rx: Mutex::new(Some(invalidations_rx)),
@@ -135,7 +130,7 @@ impl Hub {
                          asking it to reload and closing it",
                         slot.peer
                     );
-                    slot.stop.cancel();
+                    slot.queue.stop(Stop::Overflow);
                 }
             }
             clients.len()
@@ -217,28 +212,20 @@ impl Hub {
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = queue();
-        let stop = self.inner.shutdown.child_token();
         {
             let mut clients = lock(&self.inner.clients);
+            // Checked again under the lock `close_all` takes to stop every client.
+            if self.inner.shutting_down.load(Ordering::Acquire) {
+                return None;
+            }
             let _ = tx.try_send(Utf8Bytes::from_static(r#"{"type":"connected"}"#));
             if let Some(pending) = lock(&self.inner.pending).take() {
                 let _ = tx.try_send(pending);
             }
-            clients.insert(
-                id,
-                ClientSlot {
-                    queue: tx,
-                    stop: stop.clone(),
-                    peer,
-                },
-            );
+            clients.insert(id, ClientSlot { queue: tx, peer });
         }
         self.emit(Event::ClientConnected { id, peer });
-        Some(Registration {
-            id,
-            queue: rx,
-            stop,
-        })
+        Some(Registration { id, queue: rx })
     }
 
     /// Forget a client whose connection ended.
@@ -248,11 +235,6 @@ impl Hub {
             id,
             reason: reason.to_owned(),
         });
-    }
-
-    /// Whether the hub is closing all clients (so a stop means "going away").
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.inner.shutting_down.load(Ordering::Acquire)
     }
 
     /// Handle a text message from a client. Anything unknown is ignored with a debug log;
@@ -287,7 +269,9 @@ impl Hub {
     /// connection tasks have finished or `deadline` has passed.
     pub(crate) async fn close_all(&self, deadline: std::time::Duration) {
         self.inner.shutting_down.store(true, Ordering::Release);
-        self.inner.shutdown.cancel();
+        for slot in lock(&self.inner.clients).values() {
+            slot.queue.stop(Stop::Shutdown);
+        }
         let wait = async {
             while self.client_count() > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -318,21 +302,55 @@ enum QueueError {
     Closed,
 }
 
+/// Why the hub asks a connection to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The client stopped reading: tell it to reload if it still can, then close with 1008.
+    Overflow = 1,
+    /// The server is shutting down: close with 1001.
+    Shutdown = 2,
+}
+
+/// What the connection task gets from its queue.
+#[derive(Debug)]
+pub(crate) enum Next {
+    Payload(Utf8Bytes),
+    /// Comes before any payload still queued.
+    Stop(Stop),
+    /// The hub forgot the client and the queue is drained.
+    Closed,
+}
+
 /// A client's outgoing queue: bounded like an mpsc channel, but it allocates nothing beyond
 /// its `VecDeque` while idle (tokio's bounded mpsc allocates a 32-slot block up front, about
-/// 1.5 KiB per client with its channel state).
+/// 1.5 KiB per client with its channel state). It also carries the hub's request to stop,
+/// so the connection task waits on one waker instead of a queue and a cancellation token
+/// (whose every check takes a lock: measurable when a broadcast wakes a thousand tasks).
 #[derive(Debug)]
 struct Queue {
     items: Mutex<VecDeque<Utf8Bytes>>,
     waker: futures_util::task::AtomicWaker,
+    /// 0, or a [`Stop`] as its discriminant.
+    stop: AtomicU8,
     sender_gone: AtomicBool,
     receiver_gone: AtomicBool,
+}
+
+impl Queue {
+    fn stopped(&self) -> Option<Stop> {
+        match self.stop.load(Ordering::Acquire) {
+            0 => None,
+            1 => Some(Stop::Overflow),
+            _ => Some(Stop::Shutdown),
+        }
+    }
 }
 
 fn queue() -> (QueueTx, QueueRx) {
     let shared = Arc::new(Queue {
         items: Mutex::new(VecDeque::new()),
         waker: futures_util::task::AtomicWaker::new(),
+        stop: AtomicU8::new(0),
         sender_gone: AtomicBool::new(false),
         receiver_gone: AtomicBool::new(false),
     });
@@ -357,6 +375,15 @@ impl QueueTx {
         self.0.waker.wake();
         Ok(())
     }
+
+    /// Asks the connection to end; the first reason given sticks.
+    fn stop(&self, reason: Stop) {
+        let _ = self
+            .0
+            .stop
+            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.0.waker.wake();
+    }
 }
 
 impl Drop for QueueTx {
@@ -371,28 +398,45 @@ impl Drop for QueueTx {
 pub(crate) struct QueueRx(Arc<Queue>);
 
 impl QueueRx {
-    /// The next payload; `None` once the hub dropped the client and the queue is drained.
-    pub(crate) fn recv(&mut self) -> impl std::future::Future<Output = Option<Utf8Bytes>> + '_ {
+    /// The next thing to do: a stop request first, then queued payloads in order.
+    pub(crate) fn next(&mut self) -> impl Future<Output = Next> + '_ {
         std::future::poll_fn(|cx| {
-            let pop = || {
+            let poll = || {
+                if let Some(reason) = self.0.stopped() {
+                    return Some(Next::Stop(reason));
+                }
                 let mut items = lock(&self.0.items);
                 let item = items.pop_front();
                 if items.is_empty() && items.capacity() > 4 {
                     items.shrink_to_fit();
                 }
-                item
+                item.map(Next::Payload)
             };
-            if let Some(item) = pop() {
-                return std::task::Poll::Ready(Some(item));
+            if let Some(next) = poll() {
+                return Poll::Ready(next);
             }
             self.0.waker.register(cx.waker());
-            if let Some(item) = pop() {
-                return std::task::Poll::Ready(Some(item));
+            if let Some(next) = poll() {
+                return Poll::Ready(next);
             }
             if self.0.sender_gone.load(Ordering::Acquire) {
-                return std::task::Poll::Ready(None);
+                return Poll::Ready(Next::Closed);
             }
-            std::task::Poll::Pending
+            Poll::Pending
+        })
+    }
+
+    /// Resolves when the hub asks the connection to end, to abandon a stalled write.
+    pub(crate) fn stopped(&self) -> impl Future<Output = Stop> + '_ {
+        std::future::poll_fn(|cx| {
+            if let Some(reason) = self.0.stopped() {
+                return Poll::Ready(reason);
+            }
+            self.0.waker.register(cx.waker());
+            match self.0.stopped() {
+                Some(reason) => Poll::Ready(reason),
+                None => Poll::Pending,
+            }
         })
     }
 }

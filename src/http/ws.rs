@@ -4,12 +4,13 @@
 //! `vite-hmr` checks are Vite's fix for CVE-2025-24010 (cross-site WebSocket hijacking).
 
 use super::{Body, empty, host::HostPolicy};
-use crate::hub::{Hub, Registration};
+use crate::hub::{Hub, Next, QueueRx, Registration, Stop};
 use futures_util::{SinkExt, StreamExt};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -224,12 +225,7 @@ type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Serve one HMR client until it leaves, stalls, goes silent, or the server shuts down.
 async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
-    let Some(Registration {
-        id,
-        mut queue,
-        stop,
-    }) = hub.register(peer)
-    else {
+    let Some(Registration { id, mut queue }) = hub.register(peer) else {
         close(ws, CloseCode::Away, "server shutting down").await;
         return;
     };
@@ -243,24 +239,25 @@ async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
     let reason: String = loop {
         tokio::select! {
             biased;
-            () = stop.cancelled() => {
-                if hub.is_shutting_down() {
+            next = queue.next() => match next {
+                Next::Payload(text) => {
+                    if let Err(reason) = send(&mut ws, &queue, Message::Text(text)).await {
+                        break reason;
+                    }
+                }
+                Next::Stop(Stop::Shutdown) => {
                     close(ws, CloseCode::Away, "server shutting down").await;
                     break "server shutdown".into();
                 }
-                // Overflowed: one last full-reload if the socket still takes it, then 1008.
-                let reload = Message::text(r#"{"type":"full-reload","path":"*"}"#);
-                let _ = tokio::time::timeout(Duration::from_millis(500), ws.send(reload)).await;
-                close(ws, CloseCode::Policy, "too slow to read HMR messages").await;
-                break "queue overflow".into();
-            }
-            outgoing = queue.recv() => {
-                let Some(text) = outgoing else { break "removed".into() };
-                match send(&mut ws, &stop, Message::Text(text)).await {
-                    Ok(()) => {}
-                    Err(reason) => break reason,
+                Next::Stop(Stop::Overflow) => {
+                    // One last full-reload if the socket still takes it, then 1008.
+                    let reload = Message::text(r#"{"type":"full-reload","path":"*"}"#);
+                    let _ = tokio::time::timeout(Duration::from_millis(500), ws.send(reload)).await;
+                    close(ws, CloseCode::Policy, "too slow to read HMR messages").await;
+                    break "queue overflow".into();
                 }
-            }
+                Next::Closed => break "removed".into(),
+            },
             incoming = ws.next() => {
                 last_heard = Instant::now();
                 match incoming {
@@ -280,7 +277,7 @@ async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
                     tracing::debug!(id, %peer, "HMR client silent for {silent_limit:?}; dropping it");
                     break "no answer to pings".into();
                 }
-                if let Err(reason) = send(&mut ws, &stop, Message::Ping(Default::default())).await {
+                if let Err(reason) = send(&mut ws, &queue, Message::Ping(Default::default())).await {
                     break reason;
                 }
             }
@@ -291,20 +288,26 @@ async fn serve_client(mut ws: Socket, hub: Hub, peer: SocketAddr) {
 }
 
 /// Send one message, giving up when the client is told to stop or the write stalls.
-async fn send(
-    ws: &mut Socket,
-    stop: &tokio_util::sync::CancellationToken,
-    message: Message,
-) -> Result<(), String> {
-    tokio::select! {
-        sent = tokio::time::timeout(WRITE_DEADLINE, ws.send(message)) => match sent {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(format!("write failed: {err}")),
-            Err(_) => Err("write timed out".into()),
+///
+/// Almost every write completes at once (the socket buffer has room), so the first attempt
+/// runs without a deadline: arming a timer for each of a thousand clients is a large part
+/// of a broadcast's cost. Only a write that has to wait gets [`WRITE_DEADLINE`].
+async fn send(ws: &mut Socket, queue: &QueueRx, message: Message) -> Result<(), String> {
+    let mut sending = std::pin::pin!(ws.send(message));
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    let sent = match first {
+        Poll::Ready(sent) => Ok(sent),
+        Poll::Pending => tokio::select! {
+            sent = tokio::time::timeout(WRITE_DEADLINE, sending) => sent,
+            // Abandon the write; the caller's loop sees the stop next and closes the socket
+            // (tungstenite keeps whole frames buffered, so nothing goes out half-written).
+            _ = queue.stopped() => Ok(Ok(())),
         },
-        // Abandon the write; the caller's stop branch runs next and closes the socket
-        // (tungstenite keeps whole frames buffered, so nothing goes out half-written).
-        () = stop.cancelled() => Ok(()),
+    };
+    match sent {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("write failed: {err}")),
+        Err(_) => Err("write timed out".into()),
     }
 }
 
