@@ -7,12 +7,19 @@
 //! [`Gitignore`]s. Gitignore rules apply whether or not the root is a git repository, and
 //! ignore files above the root are not read: serving `dist/` of a repository whose
 //! `.gitignore` lists `dist/` must still work.
+//!
+//! Semantics are git's: an entry is judged by direct matches against the rules in force in its
+//! directory (built-ins first, then the nearest ignore file, then farther ones, then the git
+//! excludes), and anything inside an ignored directory is ignored, whatever a deeper ignore
+//! file says. The walk carries the rules down ([`Rules`]) and judges each entry once; an event
+//! path is judged component by component, which gives the same verdict.
 
 use super::WatchError;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder, gitconfig_excludes_path};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Never served, never worth a watch: repository internals, dependencies, and the files
 /// editors write while saving, which would otherwise show up as changes of their own.
@@ -48,7 +55,7 @@ pub(crate) struct Filter {
     /// `node_modules`.
     builtin: Gitignore,
     /// The `.gitignore` + `.ignore` of each directory that has one.
-    dirs: HashMap<PathBuf, Gitignore>,
+    dirs: HashMap<PathBuf, Arc<Gitignore>>,
     /// `.git/info/exclude` over the global excludes file: the weakest rules.
     base: Gitignore,
 }
@@ -103,23 +110,42 @@ impl Filter {
     }
 
     /// (Re)reads `dir`'s own ignore files; also the git excludes when `dir` is the root.
+    #[cfg(test)]
     pub(crate) fn load_dir(&mut self, dir: &Path) {
+        let present = IGNORE_FILES
+            .into_iter()
+            .filter(|name| dir.join(name).is_file());
+        self.load_rules(dir, present);
+    }
+
+    /// (Re)reads `dir`'s ignore files named in `present` (the ones its listing showed, so no
+    /// directory costs a stat per ignore file name); also the git excludes for the root.
+    pub(crate) fn load_rules<'a>(
+        &mut self,
+        dir: &Path,
+        present: impl IntoIterator<Item = &'a str>,
+    ) {
         if dir == self.root {
             self.load_base();
         }
         let mut builder = GitignoreBuilder::new(dir);
         let mut any = false;
-        for file in IGNORE_FILES.map(|name| dir.join(name)) {
-            if file.is_file() {
-                any = true;
-                if let Some(err) = builder.add(&file) {
-                    tracing::warn!("ignoring bad lines in {}: {err}", file.display());
-                }
+        // Lowest precedence first, whatever order the listing had.
+        let present: Vec<&str> = present.into_iter().collect();
+        for name in IGNORE_FILES.into_iter().filter(|n| present.contains(n)) {
+            any = true;
+            let file = dir.join(name);
+            if let Some(err) = builder.add(&file) {
+                tracing::warn!("ignoring bad lines in {}: {err}", file.display());
             }
         }
+        if !any {
+            self.dirs.remove(dir);
+            return;
+        }
         match builder.build() {
-            Ok(rules) if any && !rules.is_empty() => {
-                self.dirs.insert(dir.to_path_buf(), rules);
+            Ok(rules) if !rules.is_empty() => {
+                self.dirs.insert(dir.to_path_buf(), Arc::new(rules));
             }
             Ok(_) => {
                 self.dirs.remove(dir);
@@ -133,37 +159,82 @@ impl Filter {
         self.dirs.remove(dir);
     }
 
-    /// Whether `path` (absolute) is ignored. Paths outside the root always are.
-    pub(crate) fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
-        if !path.starts_with(&self.root) {
-            return true;
+    /// The rules in force inside `dir`, given those in force in its parent.
+    pub(crate) fn rules_in(&self, parent: &Rules, dir: &Path) -> Rules {
+        match self.dirs.get(dir) {
+            Some(own) => {
+                let mut stack = Vec::with_capacity(parent.0.len() + 1);
+                stack.extend(parent.0.iter().cloned());
+                stack.push(own.clone());
+                Rules(stack.into())
+            }
+            None => parent.clone(),
         }
-        if path == self.root {
-            return false;
-        }
+    }
+
+    /// Whether an entry of a directory that is not itself ignored is ignored; `rules` are
+    /// those in force in that directory.
+    pub(crate) fn is_ignored_entry(&self, rules: &Rules, path: &Path, is_dir: bool) -> bool {
         let verdict = |m: Match<_>| match m {
             Match::Ignore(_) => Some(true),
             Match::Whitelist(_) => Some(false),
             Match::None => None,
         };
-        if let Some(v) = verdict(self.builtin.matched_path_or_any_parents(path, is_dir)) {
+        if let Some(v) = verdict(self.builtin.matched(path, is_dir)) {
             return v;
         }
         // The nearest directory's rules win, as in git.
-        for dir in path.ancestors().skip(1) {
-            if !dir.starts_with(&self.root) {
-                break;
-            }
-            let rules = self.dirs.get(dir);
-            if let Some(v) =
-                rules.and_then(|r| verdict(r.matched_path_or_any_parents(path, is_dir)))
-            {
+        for own in rules.0.iter().rev() {
+            if let Some(v) = verdict(own.matched(path, is_dir)) {
                 return v;
             }
         }
-        verdict(self.base.matched_path_or_any_parents(path, is_dir)).unwrap_or(false)
+        verdict(self.base.matched(path, is_dir)).unwrap_or(false)
+    }
+
+    /// The rules in force inside `dir`, a directory under the root, from the ignore files
+    /// loaded so far.
+    pub(crate) fn rules_for(&self, dir: &Path) -> Rules {
+        let mut rules = self.rules_in(&Rules::default(), &self.root);
+        let mut current = self.root.clone();
+        for component in dir
+            .strip_prefix(&self.root)
+            .into_iter()
+            .flat_map(Path::components)
+        {
+            current.push(component);
+            rules = self.rules_in(&rules, &current);
+        }
+        rules
+    }
+
+    /// Whether `path` (absolute) is ignored: it, or a directory it is in. Paths outside the
+    /// root always are.
+    pub(crate) fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        let Ok(relative) = path.strip_prefix(&self.root) else {
+            return true;
+        };
+        let mut rules = self.rules_in(&Rules::default(), &self.root);
+        let mut current = self.root.clone();
+        let mut components = relative.components().peekable();
+        while let Some(component) = components.next() {
+            current.push(component);
+            let last = components.peek().is_none();
+            if self.is_ignored_entry(&rules, &current, is_dir || !last) {
+                return true;
+            }
+            if !last {
+                rules = self.rules_in(&rules, &current);
+            }
+        }
+        false
     }
 }
+
+/// The ignore files in force in one directory, nearest last: what the walk carries down, so
+/// each entry costs a few direct matches rather than a lookup per ancestor.
+#[derive(Clone, Default)]
+pub(crate) struct Rules(Arc<[Arc<Gitignore>]>);
 
 #[cfg(test)]
 mod tests {
@@ -222,6 +293,101 @@ mod tests {
         assert!(filter.is_ignored(&root.join("src/gen/out.js"), false));
         assert!(!filter.is_ignored(&root.join("src/gen/keep.js"), false));
         assert!(!filter.is_ignored(&root.join("src/app.js"), false));
+        Ok(())
+    }
+
+    /// The walk judges each entry once, with the rules it carries down; an event judges a
+    /// path component by component. Both must say the same for every path in a tree with
+    /// nested, overriding and whitelisting ignore files.
+    #[test]
+    fn the_walk_and_the_event_path_agree() -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let root = tmp.path().canonicalize()?;
+        for dir in [
+            "src/gen/deep",
+            "src/build",
+            "build/x",
+            "docs/logs",
+            "node_modules/a",
+        ] {
+            fs::create_dir_all(root.join(dir))?;
+        }
+        fs::write(root.join(".gitignore"), "*.log\n/build/\ngen/\n")?;
+        fs::write(root.join("src/.gitignore"), "!gen/\n!keep.log\n")?;
+        fs::write(root.join("src/gen/.gitignore"), "*.js\n!keep.js\n")?;
+        fs::write(root.join("docs/.ignore"), "logs/\n")?;
+        for file in [
+            "index.html",
+            "a.log",
+            "src/keep.log",
+            "src/other.log",
+            "src/gen/out.js",
+            "src/gen/keep.js",
+            "src/gen/deep/x.js",
+            "src/gen/deep/x.css",
+            "src/build/b.js",
+            "build/x/y.js",
+            "docs/logs/today.txt",
+            "docs/page.html",
+            "node_modules/a/index.js",
+        ] {
+            fs::write(root.join(file), "x")?;
+        }
+        let mut filter = Filter::new(&root, &[])?;
+        // The walk: load each directory's rules, judge its entries, go into the kept ones.
+        let mut walked = std::collections::BTreeMap::new();
+        let mut stack = vec![(root.clone(), Rules::default(), false)];
+        while let Some((dir, above, dir_ignored)) = stack.pop() {
+            filter.load_dir(&dir);
+            let rules = filter.rules_in(&above, &dir);
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let (path, is_dir) = (entry.path(), entry.file_type()?.is_dir());
+                let ignored = dir_ignored || filter.is_ignored_entry(&rules, &path, is_dir);
+                walked.insert(path.clone(), (is_dir, ignored));
+                if is_dir {
+                    stack.push((path, rules.clone(), ignored));
+                }
+            }
+        }
+        for (path, (is_dir, ignored)) in &walked {
+            assert_eq!(
+                filter.is_ignored(path, *is_dir),
+                *ignored,
+                "{}",
+                path.display()
+            );
+        }
+        let kept = |p: &str| {
+            walked
+                .get(&root.join(p))
+                .is_some_and(|(_, ignored)| !ignored)
+        };
+        for p in [
+            "index.html",
+            "src/keep.log",
+            "src/gen/keep.js",
+            "src/gen/deep/x.css",
+        ] {
+            assert!(kept(p), "{p} is kept");
+        }
+        for p in [
+            "a.log",
+            "src/other.log",
+            "src/gen/out.js",
+            "src/gen/deep/x.js",
+        ] {
+            assert!(!kept(p), "{p} is ignored");
+        }
+        // Inside an ignored directory nothing comes back, as in git.
+        for p in [
+            "build/x/y.js",
+            "docs/logs/today.txt",
+            "node_modules/a/index.js",
+        ] {
+            assert!(!kept(p), "{p} is ignored");
+        }
+        assert!(kept("src/build/b.js"), "/build/ is anchored at the root");
         Ok(())
     }
 }

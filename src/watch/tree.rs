@@ -5,19 +5,29 @@
 use super::ChangeSet;
 use super::backend::{self, Backend, Fallback, Raw, Sink};
 use super::batch::{Batch, Op};
-use super::filter::{Filter, IGNORE_FILES};
+use super::filter::{Filter, IGNORE_FILES, Rules};
 use notify::event::{AccessKind, AccessMode, CreateKind, MetadataKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::time::{Duration, Instant};
 
 /// How often the poller stats the tree after an automatic fallback: quick enough for HMR,
 /// cheap for a project without `node_modules`.
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
+
+/// What a walk found.
+#[derive(Default)]
+struct Listing {
+    /// The directories it listed.
+    dirs: BTreeSet<PathBuf>,
+    /// The files in them.
+    files: Vec<PathBuf>,
+}
 
 pub(crate) struct Tree {
     root: PathBuf,
@@ -29,7 +39,9 @@ pub(crate) struct Tree {
     /// notify's recursive mode, is what keeps watches out of `node_modules` and ignored trees.
     watched: BTreeSet<PathBuf>,
     /// Files known to exist, to tell Created from Modified and a removed directory's files.
-    known: BTreeSet<PathBuf>,
+    /// A hash set: ordering 10,000 paths component by component took 5 ms of startup, and
+    /// only a directory's removal needs them by prefix.
+    known: HashSet<PathBuf>,
     /// Pretend the native watcher hits ENOSPC after this many watches (tests only).
     native_limit: Option<usize>,
     /// Set once the initial walk is done: later fallbacks may have missed events.
@@ -56,7 +68,7 @@ impl Tree {
             backend: None,
             polling: Arc::new(AtomicBool::new(false)),
             watched: BTreeSet::new(),
-            known: BTreeSet::new(),
+            known: HashSet::new(),
             native_limit: None,
             running: false,
             batch,
@@ -149,50 +161,131 @@ impl Tree {
         Ok(true)
     }
 
-    /// Watches `dir` and every directory below it that the filter lets through (loading
-    /// their ignore files on the way), and returns the files found. Watch first, list second:
-    /// a file created in between is then seen twice, never missed.
-    fn walk(&mut self, dir: &Path) -> notify::Result<(BTreeSet<PathBuf>, Vec<PathBuf>)> {
-        let (mut dirs, mut files) = (BTreeSet::new(), Vec::new());
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            self.filter.load_dir(&dir);
-            if !self.watch(&dir)? {
-                continue;
+    /// Watches `start` and every directory below it that the filter lets through (loading
+    /// their ignore files on the way), and lists the files in them. Watch first, list second:
+    /// a file created in between is then seen twice, never missed. With `watch_later`, the
+    /// directories go there instead, to be watched by another thread (see
+    /// [`Tree::walk_watching_alongside`]).
+    fn walk(
+        &mut self,
+        start: &Path,
+        watch_later: Option<&Sender<PathBuf>>,
+    ) -> notify::Result<Listing> {
+        let mut listing = Listing::default();
+        let above = match start.parent() {
+            Some(parent) if start != self.root => self.filter.rules_for(parent),
+            _ => Rules::default(),
+        };
+        let mut stack = vec![(start.to_path_buf(), above)];
+        let mut entries = Vec::new();
+        while let Some((dir, above)) = stack.pop() {
+            match watch_later {
+                Some(later) => {
+                    let _ = later.send(dir.clone());
+                }
+                None if !self.watch(&dir)? => continue,
+                None => {}
             }
-            let Ok(entries) = fs::read_dir(&dir) else {
+            let Ok(read) = fs::read_dir(&dir) else {
                 continue;
             };
-            for entry in entries.flatten() {
-                // Symlinks are not followed: they count as files, so a link cycle cannot loop.
-                let Ok(file_type) = entry.file_type() else {
-                    continue;
-                };
-                let path = entry.path();
-                if self.filter.is_ignored(&path, file_type.is_dir()) {
+            // Symlinks are not followed: they count as files, so a link cycle cannot loop.
+            entries.clear();
+            entries.extend(
+                read.flatten()
+                    .filter_map(|e| Some((e.path(), e.file_type().ok()?.is_dir()))),
+            );
+            // The directory's own ignore files judge the rest of its listing.
+            let present = entries
+                .iter()
+                .filter(|(_, is_dir)| !is_dir)
+                .filter_map(|(p, _)| {
+                    let name = p.file_name()?.to_str()?;
+                    IGNORE_FILES.contains(&name).then_some(name)
+                });
+            self.filter.load_rules(&dir, present);
+            let rules = self.filter.rules_in(&above, &dir);
+            for (path, is_dir) in entries.drain(..) {
+                if self.filter.is_ignored_entry(&rules, &path, is_dir) {
                     continue;
                 }
-                if file_type.is_dir() {
-                    stack.push(path);
+                if is_dir {
+                    stack.push((path, rules.clone()));
                 } else {
-                    files.push(path);
+                    listing.files.push(path);
                 }
             }
-            dirs.insert(dir);
+            listing.dirs.insert(dir);
         }
-        Ok((dirs, files))
+        Ok(listing)
+    }
+
+    /// The first walk, with the watches added by a helper thread while this one lists. Each
+    /// `watch()` of notify's native backend is a round trip to its event thread (tens of
+    /// microseconds on a busy or virtual machine: most of the startup time on a big tree), and
+    /// listing need not wait for it. Nothing has been served before the watcher starts, so a
+    /// file that appears between the listing of its directory and the watch loses nothing:
+    /// its next change is reported (as created). Directories the helper could not watch
+    /// because of a limit are retried here, where the fallback to polling lives.
+    fn walk_watching_alongside(&mut self, root: &Path) -> notify::Result<Listing> {
+        let Some(mut backend) = self.backend.take() else {
+            return self.walk(root, None);
+        };
+        // The test hook's pretend limit, which `watch` applies.
+        let budget = self
+            .native_limit
+            .filter(|_| !self.is_polling())
+            .map(|limit| limit.saturating_sub(self.watched.len()));
+        let (later, dirs) = mpsc::channel::<PathBuf>();
+        let (listing, added) = std::thread::scope(|scope| {
+            let adder = scope.spawn(move || {
+                let (mut watched, mut retry) = (Vec::new(), Vec::new());
+                for dir in dirs {
+                    let over = budget.is_some_and(|budget| watched.len() >= budget);
+                    if over || !retry.is_empty() {
+                        retry.push(dir);
+                        continue;
+                    }
+                    match backend.watch(&dir, RecursiveMode::NonRecursive) {
+                        Ok(()) => watched.push(dir),
+                        // A limit: every further watch would fail too.
+                        Err(err) if backend::fallback_for(&err).is_some() => retry.push(dir),
+                        Err(err) => tracing::debug!("not watching {}: {err}", dir.display()),
+                    }
+                }
+                (backend, watched, retry)
+            });
+            let listing = self.walk(root, Some(&later));
+            drop(later);
+            let added = adder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (listing, added)
+        });
+        let (backend, watched, retry) = added;
+        self.backend = Some(backend);
+        self.watched.extend(watched);
+        for dir in retry {
+            self.watch(&dir)?;
+        }
+        listing
     }
 
     /// Re-walks the whole tree: at start, after lost events and after ignore rules changed.
     /// Watches what is new, unwatches what is gone or now ignored, refreshes the known files.
     fn sync(&mut self) -> notify::Result<()> {
         let root = self.root.clone();
-        let (dirs, files) = self.walk(&root)?;
-        let stale: Vec<PathBuf> = self.watched.difference(&dirs).cloned().collect();
+        let listing = if self.running {
+            // Later walks keep watch-then-list: changes made meanwhile must not be missed.
+            self.walk(&root, None)?
+        } else {
+            self.walk_watching_alongside(&root)?
+        };
+        let stale: Vec<PathBuf> = self.watched.difference(&listing.dirs).cloned().collect();
         for dir in stale {
             self.unwatch(&dir);
         }
-        self.known = files.into_iter().collect();
+        self.known = listing.files.into_iter().collect();
         Ok(())
     }
 
@@ -323,8 +416,8 @@ impl Tree {
     /// A directory appeared (created, or moved in): watch it and report the files already in
     /// it, which were written before its watch existed (`mkdir -p a/b && echo x > a/b/x.css`).
     fn add_dir(&mut self, dir: &Path, now: Instant) -> notify::Result<()> {
-        let (_, files) = self.walk(dir)?;
-        for file in files {
+        let listing = self.walk(dir, None)?;
+        for file in listing.files {
             let existed = self.known.contains(&file);
             self.batch.record(file, false, existed, Op::Appeared, now);
         }
@@ -334,17 +427,19 @@ impl Tree {
     /// A directory was deleted or moved away: drop its watches and report its known files as
     /// removed (a move away sends no event for them).
     fn remove_dir(&mut self, dir: &Path, now: Instant) {
-        let below = |set: &BTreeSet<PathBuf>| -> Vec<PathBuf> {
-            // Descendants sort right after `dir` because paths compare component-wise.
-            set.range(dir.to_path_buf()..)
-                .take_while(|p| p.starts_with(dir))
-                .cloned()
-                .collect()
-        };
-        for sub in below(&self.watched) {
+        // Descendants sort right after `dir` because paths compare component-wise.
+        let watched_below: Vec<PathBuf> = (self.watched.range(dir.to_path_buf()..))
+            .take_while(|p| p.starts_with(dir))
+            .cloned()
+            .collect();
+        for sub in watched_below {
             self.unwatch(&sub);
         }
-        for file in below(&self.known) {
+        let known_below: Vec<PathBuf> = (self.known.iter())
+            .filter(|p| p.starts_with(dir))
+            .cloned()
+            .collect();
+        for file in known_below {
             self.batch.record(file, false, true, Op::Gone, now);
         }
     }
