@@ -148,13 +148,16 @@ impl Batch {
     pub(crate) fn next_wake(&self) -> Option<Instant> {
         let hold = self.first? + self.hold;
         let quiet = self.last? + self.settle_now();
+        let due = quiet.min(hold);
         let only_writes = !self.overflowed && self.writing == self.entries.len();
         if only_writes {
-            // Nothing to send until the oldest unclosed write closes or times out.
+            // Nothing to send until the oldest unclosed write closes or times out, and then
+            // only once the batch is due (never a wake time that is already past, which
+            // would spin until it is).
             let oldest = self.entries.values().map(|e| e.since).min()?;
-            return Some(oldest + self.max_hold);
+            return Some(due.max(oldest + self.max_hold));
         }
-        Some(quiet.min(hold))
+        Some(due)
     }
 
     /// Takes the changes that are due at `now`: after `settle` of quiet, or at `max_hold` after
@@ -206,13 +209,15 @@ impl Batch {
     }
 
     /// The quiet time the batch waits for now: short for a completed in-place save, longer
-    /// for a burst, `settle` otherwise.
+    /// for a burst (a big batch, or one that continues the previous set's burst: without
+    /// that, the few files still being written at a flush went out alone a moment later),
+    /// `settle` otherwise.
     fn settle_now(&self) -> Duration {
         let n = self.entries.len();
         let single_save = self.calm_start && self.in_place && n <= QUICK_MAX_ENTRIES;
         if single_save && self.writing == 0 && !self.overflowed {
             QUICK_SETTLE.min(self.settle)
-        } else if n >= BURST_ENTRIES {
+        } else if n >= BURST_ENTRIES || !self.calm_start {
             self.settle.max(BURST_SETTLE)
         } else {
             self.settle
@@ -288,8 +293,13 @@ mod tests {
         let set = batch.take_ready(t0 + HOLD).expect("the batch is due");
         assert_eq!(set.changes.len(), 1, "{set:?}");
         assert_eq!(batch.next_wake(), Some(late + HOLD));
-        batch.record("/r/late.js".into(), false, false, Op::Closed, late + SETTLE);
-        let set = batch.take_ready(late + SETTLE * 2).expect("closed");
+        let closed = late + SETTLE;
+        batch.record("/r/late.js".into(), false, false, Op::Closed, closed);
+        // It continues a burst: it waits for the burst's quiet, so files written right
+        // after it join it instead of making another message.
+        assert_eq!(batch.next_wake(), Some(closed + BURST_SETTLE));
+        assert!(batch.take_ready(closed + SETTLE).is_none());
+        let set = batch.take_ready(closed + BURST_SETTLE).expect("closed");
         assert_eq!(set.changes[0].kind, ChangeKind::Created);
     }
 
