@@ -6,13 +6,13 @@
 //! - the callback only `try_send`s; a full channel marks the next set [`ChangeSet::overflowed`];
 //! - the worker is a plain thread, not a tokio task: it stats and walks (blocking work), and
 //!   it times batches with sub-millisecond precision, where tokio's timer wheel rounds every
-//!   sleep up to the next millisecond (a 0.25 ms settle became 1–1.3 ms);
+//!   sleep up to the next millisecond (a 0.25 ms settle took 1–1.3 ms);
 //! - the worker walks the tree itself and puts one non-recursive watch on each directory the
 //!   filter lets through (never inside `node_modules`), adding watches as directories appear;
 //! - events are batched until `settle` of quiet, at most `max_hold`, with one entry per path,
 //!   so an editor's save (whatever its strategy) is one `Modified`, and a build writing
 //!   thousands of files arrives as a few sets rather than thousands. Two refinements: a
-//!   completed in-place save after a calm period goes out after only 0.25 ms of quiet (its
+//!   completed in-place save after a calm period goes out after only 0.1 ms of quiet (its
 //!   close already says the save is complete), and a burst that goes on past a flush waits
 //!   for 10 ms of quiet with a hold that doubles each time (see `batch.rs`);
 //! - a file still open for writing (inotify reports the close) is held until it is closed, up
@@ -86,7 +86,7 @@ impl WatchOptions {
 
     /// Quiet time after the last event before a change set is sent: long enough to join the
     /// several events of one save (rename, delete and create), short enough not to be felt.
-    /// A completed in-place save waits at most 0.25 ms, a burst at least 10 ms. Defaults to
+    /// A completed in-place save waits at most 0.1 ms, a burst at least 10 ms. Defaults to
     /// 2 ms.
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
