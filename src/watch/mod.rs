@@ -321,13 +321,31 @@ impl Worker {
                         wake = tree.batch.next_wake();
                         ready
                     };
-                    // Waits while the caller is `OUT_CAPACITY` sets behind; events meanwhile
-                    // pile up in the raw channel and overflow into a full reload.
                     if let Some(set) = ready
-                        && self.out.blocking_send(set).is_err()
+                        && !self.deliver(set)
                     {
                         return;
                     }
+                }
+            }
+        }
+    }
+
+    /// Hands a set to the caller; false once nobody listens. While the caller is
+    /// `OUT_CAPACITY` sets behind this waits (events meanwhile pile up in the raw channel and
+    /// overflow into a full reload), checking for the watcher's drop: a caller that keeps the
+    /// receiver but stops reading must not keep this thread alive forever.
+    fn deliver(&self, mut set: ChangeSet) -> bool {
+        loop {
+            match self.out.try_send(set) {
+                Ok(()) => return true,
+                Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    if self.stopping.load(Ordering::Acquire) {
+                        return false;
+                    }
+                    set = back;
+                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
         }
