@@ -128,20 +128,23 @@ impl Filter {
         if dir == self.root {
             self.load_base();
         }
-        let mut builder = GitignoreBuilder::new(dir);
-        let mut any = false;
         // Lowest precedence first, whatever order the listing had.
         let present: Vec<&str> = present.into_iter().collect();
-        for name in IGNORE_FILES.into_iter().filter(|n| present.contains(n)) {
-            any = true;
-            let file = dir.join(name);
-            if let Some(err) = builder.add(&file) {
-                tracing::warn!("ignoring bad lines in {}: {err}", file.display());
-            }
-        }
-        if !any {
+        let files: Vec<PathBuf> = IGNORE_FILES
+            .into_iter()
+            .filter(|name| present.contains(name))
+            .map(|name| dir.join(name))
+            .collect();
+        if files.is_empty() {
+            // Most directories: no builder to make.
             self.dirs.remove(dir);
             return;
+        }
+        let mut builder = GitignoreBuilder::new(dir);
+        for file in &files {
+            if let Some(err) = builder.add(file) {
+                tracing::warn!("ignoring bad lines in {}: {err}", file.display());
+            }
         }
         match builder.build() {
             Ok(rules) if !rules.is_empty() => {
