@@ -717,15 +717,7 @@ impl Proxy {
         } else {
             html.into_bytes()
         };
-        let mut res = Response::new(super::full(html));
-        *res.status_mut() = status;
-        let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        res
+        super::html_response(status, html)
     }
 }
 
