@@ -42,12 +42,7 @@ fn parse() -> Options {
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
-            "--clients" => {
-                opts.clients = value()
-                    .split(',')
-                    .map(|n| n.trim().replace('_', "").parse().expect("client count"))
-                    .collect();
-            }
+            "--clients" => opts.clients = common::client_counts(&value()),
             "--broadcasts" => opts.broadcasts = value().parse().expect("count"),
             "--warmup" => opts.warmup = value().parse().expect("count"),
             "--concurrency" => opts.concurrency = value().parse().expect("count"),

@@ -48,12 +48,7 @@ fn parse() -> Options {
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
-            "--clients" => {
-                opts.clients = value()
-                    .split(',')
-                    .map(|n| n.trim().replace('_', "").parse().expect("client count"))
-                    .collect();
-            }
+            "--clients" => opts.clients = common::client_counts(&value()),
             "--edits" => opts.edits = value().parse().expect("count"),
             "--burst-files" => opts.burst_files = value().parse().expect("count"),
             "--burst-rounds" => opts.burst_rounds = value().parse().expect("count"),

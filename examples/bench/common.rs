@@ -109,6 +109,13 @@ pub fn inotify_watches(pid: u32) -> (usize, usize) {
     (fds, watches)
 }
 
+/// `--clients 1,100,1_000` as counts.
+pub fn client_counts(list: &str) -> Vec<usize> {
+    list.split(',')
+        .map(|n| n.trim().replace('_', "").parse().expect("client count"))
+        .collect()
+}
+
 /// Nearest-rank percentile of sorted values.
 pub fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
