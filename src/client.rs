@@ -7,7 +7,6 @@
 
 use bytes::Bytes;
 use serde::Serialize;
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
@@ -44,6 +43,20 @@ pub(crate) struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// What the served client needs to know from `config`; the direct address comes once
+    /// the server is bound ([`with_direct`](Self::with_direct)).
+    pub fn of(config: &crate::Config, token: &str) -> Self {
+        ClientConfig {
+            token: token.to_owned(),
+            host: config.hmr_host.as_deref().map(url_host),
+            port: config.hmr_port,
+            path: config.hmr_path.clone(),
+            direct_host: None,
+            direct_port: None,
+            spa: config.spa,
+        }
+    }
+
     /// Point the direct-address fallback at the address the server is bound to.
     pub fn with_direct(mut self, addr: SocketAddr) -> Self {
         self.direct_port = Some(addr.port());
@@ -79,9 +92,11 @@ impl Rendered {
     /// Render the client for `cfg`.
     pub fn new(cfg: &ClientConfig) -> Self {
         let body = client_source(cfg);
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        body.hash(&mut hasher);
-        let etag = format!("\"c{:x}-{:x}\"", body.len(), hasher.finish());
+        let etag = format!(
+            "\"c{:x}-{:x}\"",
+            body.len(),
+            crate::sync::content_hash(&body)
+        );
         Rendered { body, etag }
     }
 }
@@ -197,7 +212,7 @@ mod tests {
     #[test]
     fn modules_and_pages_import_the_client_by_its_served_path() {
         // A second URL for the client would start a second instance with its own socket.
-        assert_eq!(CLIENT_PATH, crate::graph::CLIENT_URL);
+        assert_eq!(CLIENT_PATH, crate::modules::CLIENT_URL);
         assert!(crate::http::inject::CLIENT_TAG.contains(&format!("src=\"{CLIENT_PATH}\"")));
     }
 

@@ -9,12 +9,13 @@ use crate::events::{ClientId, Event, Events};
 use crate::protocol::{
     ClientMessage, ErrorInfo, INVALIDATE_EVENT, InvalidateMessage, Payload, Update,
 };
+use crate::sync::lock;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -284,13 +285,6 @@ impl Hub {
             );
         }
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update; the maps stay usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Why a payload was not queued.

@@ -5,13 +5,14 @@ mod client;
 mod config;
 mod error;
 mod events;
-pub mod graph;
 mod http;
 mod hub;
+pub mod modules;
 mod plan;
 pub mod protocol;
 mod server;
 mod service;
+mod sync;
 #[cfg(feature = "tls")]
 mod tls;
 pub mod watch;

@@ -4,13 +4,13 @@
 //! a save that leaves a loaded file's bytes unchanged produces no message, stylesheets swap
 //! in place, modules follow the module graph, and everything else reloads the page.
 
-use crate::graph::{self, ModuleGraph, Propagation};
+use crate::modules::{Modules, Propagation};
 use crate::protocol::{InvalidateMessage, Payload, Update, UpdateKind, next_timestamp};
+use crate::sync::{content_hash, lock};
 use crate::watch::{ChangeKind, ChangeSet};
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Files up to this size have their content hash kept, so a save that rewrites the same
 /// bytes (touch, a formatter with nothing to do) sends nothing. Larger files always count
@@ -24,7 +24,8 @@ pub(crate) struct Plan {
     root: PathBuf,
     /// Real file path -> what was served from it.
     served: Mutex<HashMap<PathBuf, ServedFile>>,
-    graph: Mutex<ModuleGraph>,
+    /// The module graph the transform stage builds.
+    modules: Arc<Modules>,
     /// Files that reload every page when they change (templates a backend renders).
     reload_on: Option<globset::GlobSet>,
 }
@@ -46,11 +47,11 @@ pub(crate) struct Outcome {
 }
 
 impl Plan {
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(root: PathBuf, modules: Arc<Modules>) -> Self {
         Plan {
             root,
             served: Mutex::new(HashMap::new()),
-            graph: Mutex::new(ModuleGraph::new()),
+            modules,
             reload_on: None,
         }
     }
@@ -71,13 +72,8 @@ impl Plan {
         }
         if entry.etag != etag {
             entry.etag = etag.to_owned();
-            entry.hash = body.map(hash_bytes);
+            entry.hash = body.map(content_hash);
         }
-    }
-
-    /// Scan, record and rewrite a JavaScript module being served at `url` (decoded path).
-    pub fn serve_module(&self, url: &str, source: &str) -> graph::Served {
-        graph::serve_module(&mut lock(&self.graph), url, source)
     }
 
     /// Decide the payloads for a change set. Reads changed files (to compare content), so
@@ -115,7 +111,7 @@ impl Plan {
             let served_urls = self.served_urls(&change.path);
             if change.kind == ChangeKind::Removed {
                 lock(&self.served).remove(&change.path);
-                if !served_urls.is_empty() || lock(&self.graph).module(&url).is_some() {
+                if !served_urls.is_empty() || self.modules.graph().module(&url).is_some() {
                     reload_all.get_or_insert(url);
                 }
                 continue;
@@ -132,8 +128,8 @@ impl Plan {
                 );
                 continue;
             }
-            if is_script(&ext) {
-                match lock(&self.graph).propagate(&url, timestamp) {
+            if crate::modules::kind_of(&change.path).is_some() {
+                match self.modules.graph().propagate(&url, timestamp) {
                     Propagation::Updates(found) => {
                         updates.extend(found);
                         continue;
@@ -178,7 +174,11 @@ impl Plan {
     pub fn invalidate(&self, message: &InvalidateMessage) -> Option<Payload> {
         let path = message.path.as_str();
         let first = message.first_invalidated_by.as_deref();
-        match lock(&self.graph).invalidate(path, first, next_timestamp()) {
+        match self
+            .modules
+            .graph()
+            .invalidate(path, first, next_timestamp())
+        {
             Propagation::Updates(updates) if updates.is_empty() => None,
             Propagation::Updates(updates) => Some(Payload::Update { updates }),
             Propagation::FullReload { triggered_by } => Some(Payload::FullReload {
@@ -263,13 +263,7 @@ fn hash_file(path: &Path) -> Option<u64> {
     if meta.len() > HASHED_LIMIT {
         return None;
     }
-    std::fs::read(path).ok().map(|bytes| hash_bytes(&bytes))
-}
-
-fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
+    std::fs::read(path).ok().map(|bytes| content_hash(&bytes))
 }
 
 fn extension(path: &Path) -> String {
@@ -277,11 +271,6 @@ fn extension(path: &Path) -> String {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default()
-}
-
-/// Extensions served as JavaScript modules (and scanned into the module graph).
-pub(crate) fn is_script(ext: &str) -> bool {
-    matches!(ext, "js" | "mjs")
 }
 
 /// Keep the first of identical (kind, path, acceptedPath) entries.
@@ -313,10 +302,4 @@ pub(crate) fn describe(payload: &Payload) -> String {
         Payload::Custom { event, .. } => format!("custom {event}"),
         Payload::Connected | Payload::Ping => payload.kind().into(),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -1,5 +1,6 @@
-//! The composition root: binds the listener, accepts connections, and wires the stages
-//! together. Everything else in the crate is a stage that knows nothing of the others.
+//! Binds the listener, accepts connections (plain or TLS) and shuts down in steps. The rooms
+//! are wired by the composition root, [`HotService`](crate::HotService) in `service.rs`;
+//! this module only runs it.
 
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
 use crate::http::ws::Peer;

@@ -1,11 +1,13 @@
-//! The dev server as a service: static files, the client route and the HMR upgrade, with the
-//! watch -> plan -> hub stages running beside it. [`Server`](crate::Server) runs it on its own
-//! listener; build tools that already run hyper mount it into theirs.
+//! The composition root: the only place that knows every room. It builds the request path
+//! (`http`), the module graph (`modules`), the planner (`plan`), the HMR channel (`hub`) and
+//! the watcher (`watch`), and wires them: what `http` served goes to `plan` (and a `prune`
+//! to the hub), watched changes go through `plan` to the hub. [`Server`](crate::Server) runs
+//! the result on its own listener; build tools that already run hyper mount it into theirs.
 
-use crate::client::{ClientConfig, ServedClient, url_host};
 use crate::events::{Event, Events, FileChange};
-use crate::http::{Body, Site, host::HostPolicy, resolve::DenyList};
+use crate::http::{Body, Served, ServedLog, Site};
 use crate::hub::Hub;
+use crate::modules::Modules;
 use crate::plan::Plan;
 use crate::protocol::{InvalidateMessage, Payload};
 use crate::watch::{Change, ChangeKind, ChangeSet, WatchOptions, Watcher};
@@ -45,15 +47,47 @@ pub struct HotService {
 }
 
 struct Shared {
-    site: Arc<Site>,
+    rooms: Rooms,
     stages: Stages,
     polling: bool,
+}
+
+/// The rooms the stages beside the request path work with.
+#[derive(Clone)]
+struct Rooms {
+    site: Arc<Site>,
+    hub: Hub,
+    plan: Arc<Plan>,
+}
+
+/// The seam from the request path to the planner: what was served is recorded, and modules
+/// a served module stopped importing are pruned in the browsers.
+#[derive(Debug)]
+struct ToPlanner {
+    plan: Arc<Plan>,
+    hub: Hub,
+}
+
+impl ServedLog for ToPlanner {
+    fn served(&self, served: Served) {
+        self.plan.record_served(
+            &served.path,
+            &served.url,
+            &served.etag,
+            served.body.as_deref(),
+        );
+        if !served.pruned.is_empty() {
+            self.hub.send(Payload::Prune {
+                paths: served.pruned,
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for HotService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HotService")
-            .field("root", &self.shared.site.root)
+            .field("root", &self.shared.rooms.site.root())
             .field("polling", &self.shared.polling)
             .finish_non_exhaustive()
     }
@@ -63,13 +97,24 @@ impl HotService {
     /// Check the config, start watching the root (unless turned off) and the stages that
     /// turn changes into payloads. Must be called inside a tokio runtime.
     pub async fn new(config: Config) -> Result<Self, Error> {
-        let site = Arc::new(site(&config)?);
-        let watcher = start_watcher(&config, &site).await?;
+        let root = check_root(&config.root)?;
+        let token = config.token.clone().unwrap_or_else(random_token);
+        let hub = Hub::with_keepalive(config.keepalive);
+        let modules = Arc::new(Modules::default());
+        let reload_on = crate::plan::reload_globs(&config.reload_on)?;
+        let plan = Arc::new(Plan::new(root.clone(), modules.clone()).reload_on(reload_on));
+        let log = Arc::new(ToPlanner {
+            plan: plan.clone(),
+            hub: hub.clone(),
+        });
+        let site = Arc::new(Site::new(&config, root, token, hub.clone(), modules, log)?);
+        let watcher = start_watcher(&config, site.root()).await?;
         let polling = watcher.as_ref().is_some_and(|(w, _)| w.is_polling());
-        let stages = spawn_stages(&site, watcher);
+        let rooms = Rooms { site, hub, plan };
+        let stages = spawn_stages(&rooms, watcher);
         Ok(HotService {
             shared: Arc::new(Shared {
-                site,
+                rooms,
                 stages,
                 polling,
             }),
@@ -85,32 +130,32 @@ impl HotService {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        self.shared.site.clone().handle(req).await
+        self.shared.rooms.site.clone().handle(req).await
     }
 
     /// The HMR channel: send payloads (reloads, errors, custom events) to every browser.
     pub fn hub(&self) -> &Hub {
-        &self.shared.site.hub
+        &self.shared.rooms.hub
     }
 
     /// Subscribe to events: file changes, payloads sent, clients and their messages.
     pub fn events(&self) -> Events {
-        self.shared.site.hub.events()
+        self.shared.rooms.hub.events()
     }
 
     /// The secret browsers present to open the HMR socket (embedded in the served client).
     pub fn token(&self) -> &str {
-        &self.shared.site.token
+        self.shared.rooms.site.token()
     }
 
     /// The canonical folder being served.
     pub fn root(&self) -> &Path {
-        &self.shared.site.root
+        self.shared.rooms.site.root()
     }
 
     /// Tell the served client where the server listens, for its direct-address fallback.
     pub(crate) fn bound_to(&self, addr: std::net::SocketAddr) {
-        self.shared.site.client.bind(addr);
+        self.shared.rooms.site.bound_to(addr);
     }
 
     /// Whether the watcher polls (asked for, or the native watcher could not start).
@@ -127,7 +172,7 @@ impl HotService {
         &self,
         paths: impl IntoIterator<Item = P>,
     ) -> Vec<Payload> {
-        let root = &self.shared.site.root;
+        let root = self.shared.rooms.site.root();
         let changes = paths
             .into_iter()
             .map(|p| {
@@ -145,18 +190,15 @@ impl HotService {
             overflowed: false,
             first_event: Instant::now(),
         };
-        apply_changes(&self.shared.site, set).await
+        apply_changes(&self.shared.rooms, set).await
     }
 
     /// Close every HMR socket with 1001 (going away) and stop the stages. Requests that are
     /// still answered afterwards are served, but nothing is watched any more.
     pub async fn shutdown(&self) {
         self.shared.stages.abort();
-        #[cfg(feature = "proxy")]
-        if let Some(proxy) = &self.shared.site.proxy {
-            proxy.close_tunnels();
-        }
-        self.shared.site.hub.close_all(CLOSE_GRACE).await;
+        self.shared.rooms.site.close_tunnels();
+        self.shared.rooms.hub.close_all(CLOSE_GRACE).await;
     }
 }
 
@@ -171,7 +213,7 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<B>) -> Self::Future {
-        let site = self.shared.site.clone();
+        let site = self.shared.rooms.site.clone();
         Box::pin(async move { Ok(site.handle(req).await) })
     }
 }
@@ -220,22 +262,22 @@ fn absolute_under(root: &Path, p: &Path) -> PathBuf {
 }
 
 /// The shared change pipeline: report, forget cached copies, plan, send.
-async fn apply_changes(site: &Arc<Site>, set: ChangeSet) -> Vec<Payload> {
+async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
+    let Rooms { site, hub, plan } = rooms;
     let changes: Vec<FileChange> = set
         .changes
         .iter()
         .map(|c| FileChange {
-            url: crate::plan::url_path(&site.root, &c.path).unwrap_or_else(|| "/".into()),
+            url: crate::plan::url_path(site.root(), &c.path).unwrap_or_else(|| "/".into()),
             path: c.path.clone(),
             kind: c.kind,
         })
         .collect();
     if !changes.is_empty() {
-        site.hub.emit(Event::FilesChanged { changes });
+        hub.emit(Event::FilesChanged { changes });
     }
-    site.cache
-        .forget(set.changes.iter().map(|c| c.path.as_path()));
-    let plan = site.plan.clone();
+    site.forget(set.changes.iter().map(|c| c.path.as_path()));
+    let plan = plan.clone();
     let first_event = set.first_event;
     let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
         Ok(outcome) => outcome,
@@ -252,7 +294,7 @@ async fn apply_changes(site: &Arc<Site>, set: ChangeSet) -> Vec<Payload> {
             crate::plan::describe(payload),
             first_event.elapsed()
         );
-        site.hub.send(payload.clone());
+        hub.send(payload.clone());
     }
     outcome.payloads
 }
@@ -260,12 +302,12 @@ async fn apply_changes(site: &Arc<Site>, set: ChangeSet) -> Vec<Payload> {
 /// Start watching the root.
 async fn start_watcher(
     config: &Config,
-    site: &Site,
+    root: &Path,
 ) -> Result<Option<(Watcher, mpsc::Receiver<ChangeSet>)>, Error> {
     if !config.watch {
         return Ok(None);
     }
-    let options = WatchOptions::new(site.root.clone())
+    let options = WatchOptions::new(root.to_path_buf())
         .poll(config.poll)
         .settle(config.debounce)
         .ignore_globs(config.ignore.iter().cloned());
@@ -290,72 +332,37 @@ impl Drop for Stages {
     }
 }
 
-fn spawn_stages(site: &Arc<Site>, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
+fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
     let mut tasks = Vec::new();
     if let Some((watcher, mut changes)) = watcher {
-        let site = site.clone();
+        let rooms = rooms.clone();
         tasks.push(tokio::spawn(async move {
             // The watcher lives as long as this task; dropping it stops watching.
             let _watcher = watcher;
             while let Some(set) = changes.recv().await {
-                apply_changes(&site, set).await;
+                apply_changes(&rooms, set).await;
             }
         }));
     }
-    if let Some(mut invalidations) = site.hub.take_invalidations() {
-        let site = site.clone();
+    if let Some(mut invalidations) = rooms.hub.take_invalidations() {
+        let rooms = rooms.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(message) = invalidations.recv().await {
-                invalidate(&site, &message);
+                invalidate(&rooms, &message);
             }
         }));
     }
     Stages(tasks)
 }
 
-fn invalidate(site: &Site, message: &InvalidateMessage) {
-    if let Some(payload) = site.plan.invalidate(message) {
+fn invalidate(rooms: &Rooms, message: &InvalidateMessage) {
+    if let Some(payload) = rooms.plan.invalidate(message) {
         tracing::info!(
             "{} (invalidated by {})",
             crate::plan::describe(&payload),
             message.path
         );
-        site.hub.send(payload);
-    }
-}
-
-/// Validate the root and build the shared request handler state.
-fn site(config: &Config) -> Result<Site, Error> {
-    let root = check_root(&config.root)?;
-    let token = config.token.clone().unwrap_or_else(random_token);
-    let reload_on = crate::plan::reload_globs(&config.reload_on)?;
-    Ok(Site {
-        #[cfg(feature = "proxy")]
-        proxy: crate::http::proxy::Proxy::new(&config.proxy, &token, config.inject)?,
-        plan: Arc::new(Plan::new(root.clone()).reload_on(reload_on)),
-        cache: Default::default(),
-        root,
-        deny: DenyList::new(&config.deny)?,
-        hosts: HostPolicy::new(&config.host, &config.allowed_hosts),
-        spa: config.spa,
-        hub: Hub::with_keepalive(config.keepalive),
-        hmr_path: config.hmr_path.clone(),
-        client: ServedClient::new(client_config(config, &token)),
-        token,
-        inject: config.inject,
-    })
-}
-
-/// What the served client needs to know; the direct address comes once bound.
-fn client_config(config: &Config, token: &str) -> ClientConfig {
-    ClientConfig {
-        token: token.to_owned(),
-        host: config.hmr_host.as_deref().map(url_host),
-        port: config.hmr_port,
-        path: config.hmr_path.clone(),
-        direct_host: None,
-        direct_port: None,
-        spa: config.spa,
+        rooms.hub.send(payload);
     }
 }
 

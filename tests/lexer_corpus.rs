@@ -5,7 +5,7 @@
 //! Set up with `npm ci --prefix tests/js`. Without `tests/js/node_modules` the test is skipped
 //! with a message, unless `HOTSERVE_REQUIRE_JS=1` is set (CI), where it fails instead.
 
-use hotserve::graph::{ImportKind, scan};
+use hotserve::modules::{ImportKind, scan};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};

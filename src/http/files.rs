@@ -1,12 +1,15 @@
-//! Static files: decide what to answer (blocking file-system work, done once per request on
-//! the blocking pool), then render it as a response.
+//! The load stage for files: decide what to answer (blocking file-system work, done once per
+//! request on the blocking pool), as a value.
 //!
-//! The split follows tower-http's `ServeDir`: [`decide`] returns an [`Outcome`] and
-//! [`render`](super::render) turns outcomes into responses, so every branch (not modified,
-//! range not satisfiable, redirect ...) is one value that is easy to test and log.
+//! The split follows tower-http's `ServeDir`: [`decide`] returns an [`Outcome`],
+//! the transform stage rewrites modules and pages, and [`respond`](super::respond) turns
+//! the result into a response, so every branch (not modified, range not satisfiable,
+//! redirect ...) is one value that is easy to test and log.
 
 use super::inject;
 use super::resolve::{DenyList, SafePath};
+use crate::modules::{self, Kind};
+use crate::sync::content_hash;
 use bytes::Bytes;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -83,9 +86,10 @@ pub(crate) struct FoundFile {
 pub(crate) enum Rewrite {
     /// Sent as they are.
     None,
-    /// A JavaScript module read whole for rewriting: its validators are decided after the
-    /// rewrite, so conditionals and ranges were not applied here.
-    Script,
+    /// A module read whole for the transform stage ([`modules::Modules::transform`]): its
+    /// validators are decided after the transform, so conditionals and ranges were not
+    /// applied here.
+    Module(Kind),
     /// An HTML page read whole, to be sent with the client's tag inserted: `len` and `body`
     /// are the file's, `validators` already those of the page as sent.
     Page,
@@ -265,9 +269,7 @@ impl FileCache {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<CacheKey, std::sync::Arc<CachedFile>>>
     {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.entries)
     }
 }
 
@@ -346,7 +348,8 @@ fn open(
     };
     let len = meta.len();
     let mut validators = validators_of(&meta);
-    let rewritten = is_script_path(&path) || (req.inject_client && inject::is_html(&path));
+    let rewritten =
+        modules::kind_of(&path).is_some() || (req.inject_client && inject::is_html(&path));
     if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && rewritten) {
         let mut buf = Vec::with_capacity(len as usize);
         if let Err(err) = file.take(len).read_to_end(&mut buf) {
@@ -409,24 +412,18 @@ fn open(
     })
 }
 
-fn is_script_path(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| crate::plan::is_script(&e.to_ascii_lowercase()))
-}
-
 /// Conditionals and ranges over a file held in memory. Scripts skip both: they are rewritten
 /// before sending, and their validators are decided after the rewrite.
 fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileRequest) -> Outcome {
     let len = bytes.len() as u64;
-    if is_script_path(&path) {
+    if let Some(kind) = modules::kind_of(&path) {
         return Outcome::File(FoundFile {
             path,
             validators,
             len,
             range: None,
             body: FileBody::Bytes(bytes),
-            rewrite: Rewrite::Script,
+            rewrite: Rewrite::Module(kind),
         });
     }
     if req.inject_client && inject::is_html(&path) {
@@ -491,13 +488,6 @@ fn requested_range(
         Some(RangeAnswer::Unsatisfiable) => Err(Unsatisfiable),
         Some(RangeAnswer::Ignore) | None => Ok(None),
     }
-}
-
-fn content_hash(bytes: &[u8]) -> u64 {
-    use std::hash::{DefaultHasher, Hasher};
-    let mut hasher = DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish()
 }
 
 fn validators_of(meta: &Metadata) -> Validators {

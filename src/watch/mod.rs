@@ -31,7 +31,10 @@ mod tree;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+// Tree state stays usable after a panic elsewhere: it holds no invariant a panic can break
+// halfway that matters more than continuing to watch.
+use crate::sync::lock;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -272,12 +275,6 @@ impl Drop for Watcher {
             tree.stop();
         }
     }
-}
-
-/// Tree state stays usable after a panic elsewhere: it holds no invariant a panic can break
-/// halfway that matters more than continuing to watch.
-fn lock(tree: &Mutex<Tree>) -> MutexGuard<'_, Tree> {
-    tree.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The worker thread: applies raw events to the tree (it stats, walks and adds watches) and

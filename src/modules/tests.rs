@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::Update;
 
 /// The literal specifiers of `source`, dynamic ones without a literal as `None`.
 fn specifiers(source: &str) -> Vec<Option<String>> {
@@ -761,7 +762,7 @@ fn imports_of_hot_updated_modules_get_a_timestamp_query() {
 #[test]
 fn an_old_timestamp_in_a_specifier_is_replaced() {
     assert_eq!(
-        transform::with_timestamp("./a.js?t=1&x=2", 5),
+        rewrite::with_timestamp("./a.js?t=1&x=2", 5),
         "./a.js?x=2&t=5"
     );
 }

@@ -1,6 +1,7 @@
 //! Rewrites a JavaScript module for the browser: hot context, accepted deps, freshness.
 
-use super::{ModuleGraph, ScanResult, resolve, scan, strip_query};
+use super::graph::{ModuleGraph, resolve, strip_query};
+use super::{ScanResult, scan};
 use std::ops::Range;
 
 /// The URL of the HMR client module. Every hot context imports it by exactly this URL: a
@@ -9,7 +10,7 @@ pub const CLIENT_URL: &str = "/@vite/client";
 
 /// A module ready to send, and what serving it changed in the graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Served {
+pub struct Rewritten {
     /// The rewritten source.
     pub code: String,
     /// Modules no longer imported by anyone: send them in a `prune` payload.
@@ -20,11 +21,11 @@ pub struct Served {
 /// HTTP layer makes for each `.js`/`.mjs` response.
 ///
 /// `url` is the percent-decoded request path; a query (`?t=…`) is ignored.
-pub fn serve_module(graph: &mut ModuleGraph, url: &str, source: &str) -> Served {
+pub fn serve_module(graph: &mut ModuleGraph, url: &str, source: &str) -> Rewritten {
     let scanned = scan(source);
     let pruned = graph.update_module(url, &scanned);
     let code = transform_scanned(url, source, &scanned, graph);
-    Served { code, pruned }
+    Rewritten { code, pruned }
 }
 
 /// Rewrites the module at `url` for serving, without recording it in the graph.

@@ -1,7 +1,8 @@
 //! The ES module graph: who imports whom, who accepts hot updates, and where an update stops.
 //!
-//! The HTTP layer feeds every JavaScript module it serves through [`serve_module`], which
-//! scans it, records its edges here and rewrites it for the browser. When a file changes,
+//! The transform stage ([`Modules::transform`](super::Modules::transform)) records every
+//! JavaScript module it serves here through [`serve_module`](super::serve_module). When a
+//! file changes,
 //! [`ModuleGraph::propagate`] walks importers upward the way Vite's `propagateUpdate` does
 //! (`packages/vite/src/node/server/hmr.ts`) and answers with the `js-update`s to send or a
 //! full reload; [`ModuleGraph::invalidate`] does the same for `hot.invalidate()`.
@@ -12,12 +13,7 @@
 //! `<script type="module">` has no JS importers, so a change to it that it does not accept
 //! itself is a dead end and reloads the page.
 
-mod lexer;
-mod transform;
-
-pub use lexer::{HotUsage, Import, ImportKind, ScanResult, Specifier, scan};
-pub use transform::{CLIENT_URL, Served, serve_module, transform_module};
-
+use super::ScanResult;
 use crate::protocol::{Update, next_timestamp};
 use percent_encoding::percent_decode_str;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -381,9 +377,6 @@ fn normalize(path: &str) -> String {
 }
 
 /// `url` without its `?query` or `#hash`.
-fn strip_query(url: &str) -> &str {
+pub(crate) fn strip_query(url: &str) -> &str {
     url.find(['?', '#']).map_or(url, |i| &url[..i])
 }
-
-#[cfg(test)]
-mod tests;
