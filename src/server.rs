@@ -2,9 +2,9 @@
 //! are wired by the composition root, [`HotService`](crate::HotService) in `service.rs`;
 //! this module only runs it.
 
+use crate::hmr::Hub;
 use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
 use crate::http::ws::Peer;
-use crate::hub::Hub;
 use crate::{Config, Error, HotService};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};

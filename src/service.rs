@@ -5,8 +5,8 @@
 //! the result on its own listener; build tools that already run hyper mount it into theirs.
 
 use crate::events::{Event, Events, FileChange};
+use crate::hmr::Hub;
 use crate::http::{Body, Served, ServedLog, Site};
-use crate::hub::Hub;
 use crate::modules::Modules;
 use crate::plan::Plan;
 use crate::protocol::{InvalidateMessage, Payload};

@@ -36,7 +36,7 @@ pub(crate) use respond::{escape_html, page};
 pub(crate) use router::request_host;
 
 use crate::client::ServedClient;
-use crate::hub::Hub;
+use crate::hmr::Hub;
 use crate::modules::Modules;
 use crate::{Config, Error};
 use bytes::Bytes;
