@@ -290,7 +290,7 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
     for pattern in patterns {
         let bad = |err: globset::Error| crate::Error::BadPattern {
             pattern: pattern.clone(),
-            reason: err.kind().to_string(),
+            source: Box::new(err),
         };
         let trimmed = pattern.trim_start_matches('/');
         let full = if trimmed.contains('/') {
@@ -308,7 +308,7 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
         .map(Some)
         .map_err(|err| crate::Error::BadPattern {
             pattern: patterns.join(" "),
-            reason: err.kind().to_string(),
+            source: Box::new(err),
         })
 }
 

@@ -87,8 +87,8 @@ impl Server {
                         return Err(Error::PortInUse { port: first });
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-                    return Err(Error::BindDenied { addr });
+                Err(source) if source.kind() == io::ErrorKind::PermissionDenied => {
+                    return Err(Error::BindDenied { addr, source });
                 }
                 Err(source) => return Err(Error::Bind { addr, source }),
             }
@@ -353,7 +353,7 @@ async fn load_tls(config: &Config) -> Result<Option<crate::tls::Tls>, Error> {
     tokio::task::spawn_blocking(move || crate::tls::Tls::load(&tls))
         .await
         .map_err(|err| Error::Tls {
-            reason: err.to_string(),
+            source: Box::new(err),
         })?
         .map(Some)
 }
@@ -363,18 +363,16 @@ async fn resolve_host(host: &str) -> Result<std::net::IpAddr, Error> {
     if let Ok(ip) = trimmed.parse() {
         return Ok(ip);
     }
-    let bad = |reason: String| Error::BadHost {
+    let bad = |source: io::Error| Error::BadHost {
         host: host.to_owned(),
-        reason,
+        source,
     };
-    let mut addrs = tokio::net::lookup_host((trimmed, 0))
-        .await
-        .map_err(|e| bad(e.to_string()))?;
+    let mut addrs = tokio::net::lookup_host((trimmed, 0)).await.map_err(bad)?;
     // Prefer IPv4 for `localhost`: it is what most tools and docs use.
     let all: Vec<SocketAddr> = addrs.by_ref().collect();
     all.iter()
         .find(|a| a.is_ipv4())
         .or(all.first())
         .map(|a| a.ip())
-        .ok_or_else(|| bad("no addresses".into()))
+        .ok_or_else(|| bad(io::Error::new(io::ErrorKind::NotFound, "no addresses")))
 }

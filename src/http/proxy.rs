@@ -125,7 +125,7 @@ impl Proxy {
         #[cfg(feature = "tls")]
         let tls = if any_https {
             let backend = super::proxy_tls::TlsBackend::new().map_err(|err| Error::Tls {
-                reason: err.to_string(),
+                source: Box::new(err),
             })?;
             Some(backend)
         } else {
