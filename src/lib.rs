@@ -22,6 +22,8 @@ pub use error::Error;
 pub use events::{ClientId, Event, Events, FileChange};
 pub use hmr::Hub;
 pub use http::Body;
+pub use http::connection::Connection;
+pub use http::fragment::ConnectionIo;
 pub use server::Server;
 pub use service::HotService;
 #[cfg(feature = "tls")]

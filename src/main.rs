@@ -217,7 +217,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
     let url = format!("{scheme}://{}/", display_addr(addr));
-    let mut banner = banner(scheme, addr, server.root(), started);
+    let mut banner = banner(scheme, addr, server.service().root(), started);
     if let Some(source) = server.certificate() {
         banner.push_str(&certificate_lines(source));
     }
@@ -243,7 +243,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
             print_json(&serde_json::json!({
                 "event": "ready",
                 "url": url,
-                "root": server.root(),
+                "root": server.service().root(),
                 "version": env!("CARGO_PKG_VERSION"),
             }));
         }

@@ -2,9 +2,6 @@
 //! are wired by the composition root, [`HotService`](crate::HotService) in `service.rs`;
 //! this module only runs it.
 
-use crate::hmr::Hub;
-use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
-use crate::http::ws::Peer;
 use crate::{Config, Error, HotService};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -14,8 +11,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -157,21 +152,6 @@ impl Server {
         self.tls.as_ref().map(|tls| &tls.source)
     }
 
-    /// The HMR channel: send payloads to every connected browser.
-    pub fn hub(&self) -> &Hub {
-        self.service.hub()
-    }
-
-    /// The secret browsers present to open the HMR socket (embedded in the served client).
-    pub fn token(&self) -> &str {
-        self.service.token()
-    }
-
-    /// The canonical folder being served.
-    pub fn root(&self) -> &Path {
-        self.service.root()
-    }
-
     /// The request handler and its stages: events, `notify_changed`, the hub. Clone it
     /// before [`run`](Server::run) to keep using it while the server runs.
     pub fn service(&self) -> &HotService {
@@ -261,16 +241,15 @@ impl Connection {
             watcher,
             peer,
         } = self;
-        let fragments = Arc::new(FragmentLog::default());
-        let io = FragmentSniffer::new(io, fragments.clone());
+        // The same two pieces an embedder uses (see `Connection`), so both answer alike.
+        let (io, connection) = crate::Connection::new(io, peer);
+        let connection = if secure {
+            connection.over_tls()
+        } else {
+            connection
+        };
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            if req.version() <= hyper::Version::HTTP_11 && fragments.next_had_fragment() {
-                req.extensions_mut().insert(FragmentSeen);
-            }
-            req.extensions_mut().insert(Peer(peer));
-            if secure {
-                req.extensions_mut().insert(crate::http::OverTls);
-            }
+            connection.tag(&mut req);
             let service = service.clone();
             async move { Ok::<_, Infallible>(service.handle(req).await) }
         });
