@@ -63,7 +63,7 @@ impl Config {
             tls: None,
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
-            keepalive: crate::hub::DEFAULT_KEEPALIVE,
+            keepalive: crate::hmr::DEFAULT_KEEPALIVE,
         }
     }
 

@@ -123,6 +123,19 @@ struct Args {
     log_level: String,
 }
 
+/// What to do about a startup error, in terms of this command's flags (the library's
+/// messages speak of its settings only).
+fn cli_hint(err: &hotserve::Error) -> &'static str {
+    match err {
+        hotserve::Error::PortInUse { .. } => " (drop --strict-port to try the next free port)",
+        hotserve::Error::NoFreePort { .. } => "; choose another with --port",
+        hotserve::Error::BindDenied { .. } => {
+            " (ports below 1024 need privileges; try --port 5173)"
+        }
+        _ => "",
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let args = Args::parse();
@@ -195,7 +208,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {err}{}", cli_hint(&err));
             return ExitCode::FAILURE;
         }
     };
@@ -206,7 +219,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
     let url = format!("{scheme}://{}/", display_addr(addr));
-    let mut banner = banner(scheme, addr, server.root(), started);
+    let mut banner = banner(scheme, addr, server.service().root(), started);
     if let Some(source) = server.certificate() {
         banner.push_str(&certificate_lines(source));
     }
@@ -231,7 +244,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
             print_json(&serde_json::json!({
                 "event": "ready",
                 "url": url,
-                "root": server.root(),
+                "root": server.service().root(),
                 "version": env!("CARGO_PKG_VERSION"),
             }));
         }

@@ -5,8 +5,8 @@
 //! the result on its own listener; build tools that already run hyper mount it into theirs.
 
 use crate::events::{Event, Events, FileChange};
+use crate::hmr::Hub;
 use crate::http::{Body, Served, ServedLog, Site};
-use crate::hub::Hub;
 use crate::modules::Modules;
 use crate::plan::Plan;
 use crate::protocol::{InvalidateMessage, Payload};
@@ -185,12 +185,7 @@ impl HotService {
                 Change { path, kind }
             })
             .collect();
-        let set = ChangeSet {
-            changes,
-            overflowed: false,
-            first_event: Instant::now(),
-        };
-        apply_changes(&self.shared.rooms, set).await
+        apply_changes(&self.shared.rooms, changes, false, Instant::now()).await
     }
 
     /// Close every HMR socket with 1001 (going away) and stop the stages. Requests that are
@@ -261,11 +256,16 @@ fn absolute_under(root: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// The shared change pipeline: report, forget cached copies, plan, send.
-async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
+/// The shared change pipeline: report, forget cached copies, plan, send. `overflowed`:
+/// events were lost; `first_event`: when the first change was seen, for the log.
+async fn apply_changes(
+    rooms: &Rooms,
+    changes: Vec<Change>,
+    overflowed: bool,
+    first_event: Instant,
+) -> Vec<Payload> {
     let Rooms { site, hub, plan } = rooms;
-    let changes: Vec<FileChange> = set
-        .changes
+    let reported: Vec<FileChange> = changes
         .iter()
         .map(|c| FileChange {
             url: crate::plan::url_path(site.root(), &c.path).unwrap_or_else(|| "/".into()),
@@ -273,22 +273,20 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
             kind: c.kind,
         })
         .collect();
-    if !changes.is_empty() {
-        hub.emit(Event::FilesChanged { changes });
+    if !reported.is_empty() {
+        hub.emit(Event::FilesChanged { changes: reported });
     }
-    site.forget(set.changes.iter().map(|c| c.path.as_path()));
+    site.forget(changes.iter().map(|c| c.path.as_path()));
     let plan = plan.clone();
-    let first_event = set.first_event;
-    let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
-        Ok(outcome) => outcome,
+    let planned = tokio::task::spawn_blocking(move || plan.plan(&changes, overflowed)).await;
+    let payloads = match planned {
+        Ok(payloads) => payloads,
         Err(err) => {
             tracing::warn!(%err, "planning a change failed; reloading all pages");
-            crate::plan::Outcome {
-                payloads: vec![Payload::full_reload_all()],
-            }
+            vec![Payload::full_reload_all()]
         }
     };
-    for payload in &outcome.payloads {
+    for payload in &payloads {
         tracing::info!(
             "{} ({:.1?})",
             crate::plan::describe(payload),
@@ -296,7 +294,7 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
         );
         hub.send(payload.clone());
     }
-    outcome.payloads
+    payloads
 }
 
 /// Start watching the root.
@@ -340,7 +338,7 @@ fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSe
             // The watcher lives as long as this task; dropping it stops watching.
             let _watcher = watcher;
             while let Some(set) = changes.recv().await {
-                apply_changes(&rooms, set).await;
+                apply_changes(&rooms, set.changes, set.overflowed, set.first_event).await;
             }
         }));
     }

@@ -14,6 +14,8 @@
 //! composition root (`service.rs`) passes in. An HMR upgrade is checked here (`ws.rs`) and
 //! the socket handed to the HMR channel.
 
+pub(crate) mod body;
+pub(crate) mod connection;
 pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
@@ -27,6 +29,7 @@ pub(crate) mod respond;
 pub(crate) mod router;
 pub(crate) mod ws;
 
+pub use body::Body;
 #[cfg(feature = "proxy")]
 pub(crate) use respond::html_response;
 pub(crate) use respond::{empty, full};
@@ -36,26 +39,21 @@ pub(crate) use respond::{escape_html, page};
 pub(crate) use router::request_host;
 
 use crate::client::ServedClient;
-use crate::hub::Hub;
+use crate::hmr::Hub;
 use crate::modules::Modules;
 use crate::{Config, Error};
 use bytes::Bytes;
 use files::{FileBody, FileRequest, FoundFile, Outcome, Rewrite};
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode};
 use resolve::{DenyList, SafePath};
 use router::{Route, Routes};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// What a request body may fail with.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The response body type of hotserve's service.
-pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Marks a request that arrived over TLS (set by the server, read by the proxy).
 #[derive(Clone, Copy, Debug)]

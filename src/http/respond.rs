@@ -5,7 +5,7 @@ use super::files::{self, FileBody, FileRequest, FoundFile, Outcome};
 use super::router::Refusal;
 use super::{Body, Ready, inject, ws};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode, Uri};
@@ -194,7 +194,7 @@ fn file_response(found: FoundFile) -> Response<Body> {
             let reader = tokio::fs::File::from_std(file).take(len);
             let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
             let frames = futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
-            StreamBody::new(frames).boxed_unsync()
+            Body::from_io(StreamBody::new(frames))
         }
     };
     let mut res = Response::new(body);
@@ -263,13 +263,11 @@ fn with_charset(mime: &str) -> HeaderValue {
 }
 
 pub(crate) fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
+    Body::empty()
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Body::full(bytes)
 }
 
 /// A small HTML page for errors, so a person in a browser sees what happened.
