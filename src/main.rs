@@ -212,8 +212,10 @@ async fn run(args: Args, started: Instant) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Before the banner: whoever reads the URL may signal at once.
+    // Before the banner: whoever reads the URL may signal at once, or change a file at once
+    // (an event sent before the subscription would be missed by --once and --json).
     let signals = shutdown_signal();
+    let events = (args.json || args.once).then(|| server.service().events());
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
     let url = format!("{scheme}://{}/", display_addr(addr));
@@ -237,8 +239,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    if args.json || args.once {
-        let events = server.service().events();
+    if let Some(events) = events {
         if args.json {
             print_json(&serde_json::json!({
                 "event": "ready",
