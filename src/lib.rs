@@ -8,6 +8,7 @@ mod events;
 mod hmr;
 mod http;
 pub mod modules;
+mod packages;
 mod plan;
 pub mod protocol;
 mod server;

@@ -8,6 +8,7 @@ use crate::events::{Event, Events, FileChange};
 use crate::hmr::Hub;
 use crate::http::{Body, Served, ServedLog, Site};
 use crate::modules::Modules;
+use crate::packages::Packages;
 use crate::plan::Plan;
 use crate::protocol::{InvalidateMessage, Payload};
 use crate::watch::{Change, ChangeKind, ChangeSet, WatchOptions, Watcher};
@@ -58,6 +59,9 @@ struct Rooms {
     site: Arc<Site>,
     hub: Hub,
     plan: Arc<Plan>,
+    /// Polled for installs (with the `node` feature only).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    packages: Arc<Packages>,
 }
 
 /// The seam from the request path to the planner: what was served is recorded, and modules
@@ -107,10 +111,24 @@ impl HotService {
             plan: plan.clone(),
             hub: hub.clone(),
         });
-        let site = Arc::new(Site::new(&config, root, token, hub.clone(), modules, log)?);
+        let packages = Arc::new(Packages::new(&root));
+        let rooms_of_modules = (packages.clone(), modules);
+        let site = Arc::new(Site::new(
+            &config,
+            root,
+            token,
+            hub.clone(),
+            rooms_of_modules,
+            log,
+        )?);
         let watcher = start_watcher(&config, site.root()).await?;
         let polling = watcher.as_ref().is_some_and(|(w, _)| w.is_polling());
-        let rooms = Rooms { site, hub, plan };
+        let rooms = Rooms {
+            site,
+            hub,
+            plan,
+            packages,
+        };
         let stages = spawn_stages(&rooms, watcher);
         Ok(HotService {
             shared: Arc::new(Shared {
@@ -264,7 +282,9 @@ async fn apply_changes(
     overflowed: bool,
     first_event: Instant,
 ) -> Vec<Payload> {
-    let Rooms { site, hub, plan } = rooms;
+    let Rooms {
+        site, hub, plan, ..
+    } = rooms;
     let reported: Vec<FileChange> = changes
         .iter()
         .map(|c| FileChange {
@@ -332,6 +352,10 @@ impl Drop for Stages {
 
 fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
     let mut tasks = Vec::new();
+    #[cfg(feature = "node")]
+    if watcher.is_some() {
+        tasks.push(tokio::spawn(watch_packages(rooms.clone())));
+    }
     if let Some((watcher, mut changes)) = watcher {
         let rooms = rooms.clone();
         tasks.push(tokio::spawn(async move {
@@ -351,6 +375,34 @@ fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSe
         }));
     }
     Stages(tasks)
+}
+
+/// How often the lockfiles and install markers are checked (a `stat` each).
+#[cfg(feature = "node")]
+const PACKAGES_POLL: Duration = Duration::from_millis(300);
+
+/// Installs, upgrades and removals of packages: new versions in the package URLs and a full
+/// reload, so no page keeps running code that is no longer installed. The watcher does not
+/// see them (it ignores `node_modules`, and a workspace's lockfile may sit above the root).
+#[cfg(feature = "node")]
+async fn watch_packages(rooms: Rooms) {
+    let mut ticks = tokio::time::interval(PACKAGES_POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let packages = rooms.packages.clone();
+        let Ok(Some(changed)) = tokio::task::spawn_blocking(move || packages.refresh()).await
+        else {
+            continue;
+        };
+        let root = rooms.site.root();
+        let shown = changed.strip_prefix(root).unwrap_or(&changed);
+        tracing::info!("packages changed ({}); reloading pages", shown.display());
+        rooms.hub.send(Payload::FullReload {
+            path: Some("*".into()),
+            triggered_by: Some(changed.display().to_string()),
+        });
+    }
 }
 
 fn invalidate(rooms: &Rooms, message: &InvalidateMessage) {

@@ -33,6 +33,20 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             res
         }
         Ready::Loaded(outcome) => loaded(outcome, req, uri),
+        Ready::Failed(err) => {
+            let code = err.module();
+            let len = code.len();
+            let mut res = Response::new(if req.head { empty() } else { full(code) });
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            // Never kept: the next load must try again (the package may be installed now).
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
     }
 }
 
