@@ -10,7 +10,9 @@ const __HOTSERVE_CONFIG__ = /*CONFIG*/null;
 const cfg = __HOTSERVE_CONFIG__ || {};
 const here = new URL(import.meta.url);
 const scheme = here.protocol === "https:" ? "wss" : "ws";
-const query = `?token=${encodeURIComponent(cfg.token || "")}`;
+// `hotserve-in-place=1` tells the server this client swaps imported stylesheets and images
+// in place (swapAssets below); without it the server sends those changes as full reloads.
+const query = `?token=${encodeURIComponent(cfg.token || "")}&hotserve-in-place=1`;
 const path = cfg.path || "/";
 /** @param {string} host @param {string | number | null | undefined} port */
 const wsUrl = (host, port) => `${scheme}://${host}${port ? `:${port}` : ""}${path}${query}`;
@@ -158,6 +160,7 @@ async function handle(p) {
       document.body.appendChild(new ErrorOverlay(p.err));
       break;
     case "custom":
+      if (p.event === "hotserve:assets") swapAssets(p.data);
       await notify(p.event, p.data);
       break;
     // "ping" and anything unknown: nothing to do.
@@ -206,6 +209,86 @@ async function swapCss({ path, timestamp }) {
         }),
     ),
   );
+}
+
+// ---- in-place assets (hotserve's own payload: a `custom` event, so the wire stays Vite's) --
+
+/** Point every element that shows one of the changed files (`<img src>`, `srcset` of
+ * `<img>` and `<picture><source>`, `<video poster>`, icons, inline `style` URLs) at a fresh
+ * copy: no reload, so scroll position, form input and script state stay. A page that loaded
+ * such a file some other way (a `fetch`, a `<style>` element) reloads, since it would
+ * otherwise keep showing the old file.
+ * @param {{timestamp: number, assets: {path: string, sheets: string[]}[]}} data */
+function swapAssets({ timestamp, assets }) {
+  for (const { path, sheets } of assets) {
+    /** The attribute value pointing at a fresh copy, or `null` when it names another file.
+     * @param {string | null} value */
+    const fresh = (value) => {
+      if (!value) return null;
+      const url = new URL(value, document.baseURI);
+      if (url.origin !== here.origin || decoded(url.pathname) !== path) return null;
+      url.searchParams.delete("t");
+      return injectQuery(url.pathname + url.search, `t=${timestamp}`) + url.hash;
+    };
+    let swapped = 0;
+    /** @param {Element} el @param {string} name @param {(v: string) => string | null} edit */
+    const update = (el, name, edit) => {
+      const value = el.getAttribute(name);
+      const next = value === null ? null : edit(value);
+      if (next !== null && next !== value) (el.setAttribute(name, next), swapped++);
+    };
+    for (const el of document.querySelectorAll("img[src], input[type=image][src]")) update(el, "src", fresh);
+    for (const el of document.querySelectorAll("video[poster]")) update(el, "poster", fresh);
+    for (const el of document.querySelectorAll("link[href]")) {
+      if (/\bicon\b/i.test(el.getAttribute("rel") || "")) update(el, "href", fresh);
+    }
+    for (const el of document.querySelectorAll("img[srcset], source[srcset]")) {
+      update(el, "srcset", (v) => freshSrcset(v, fresh));
+    }
+    for (const el of document.querySelectorAll("[style]")) {
+      const style = /** @type {HTMLElement} */ (el).style;
+      for (const name of [...style]) {
+        // The browser serializes every URL in a declared value as url("..."), escaped.
+        const value = style.getPropertyValue(name);
+        const next = value.replace(/url\("((?:[^"\\]|\\.)*)"\)/g, (whole, raw) => {
+          const url = fresh(raw.replace(/\\(.)/g, "$1"));
+          return url === null ? whole : `url(${JSON.stringify(url)})`;
+        });
+        if (next !== value) (style.setProperty(name, next, style.getPropertyPriority(name)), swapped++);
+      }
+    }
+    // Stylesheets that use the file are swapped by the `css-update`s of the same change.
+    const sheetHere = sheets.some((sheet) =>
+      [...document.querySelectorAll("link[href]")].some((el) => {
+        const url = new URL(/** @type {HTMLLinkElement} */ (el).href);
+        return url.origin === here.origin && decoded(url.pathname) === sheet;
+      }),
+    );
+    if (swapped) log(`asset hot updated: ${path}`);
+    else if (!sheetHere && loadedHere(path)) {
+      log(`${path} changed and this page loaded it in a way that cannot be swapped; reloading.`);
+      return reload();
+    }
+  }
+}
+
+/** `srcset` with the candidates `fresh` recognizes replaced; descriptors kept.
+ * @param {string} srcset @param {(url: string) => string | null} fresh */
+function freshSrcset(srcset, fresh) {
+  // Candidates: a URL (no spaces; trailing commas end it), optional descriptors, a comma.
+  return srcset.replace(/(^|,)(\s*)([^\s,][^\s]*?)(,*)(?=\s|$)/g, (whole, lead, space, url, commas) => {
+    const next = fresh(url);
+    return next === null ? whole : `${lead}${space}${next}${commas}`;
+  });
+}
+
+/** Whether this page fetched the file at `path` from this server (resource timing).
+ * @param {string} path */
+function loadedHere(path) {
+  return performance.getEntriesByType("resource").some((entry) => {
+    const url = new URL(entry.name);
+    return url.origin === here.origin && decoded(url.pathname) === path;
+  });
 }
 
 /** @param {string} path */

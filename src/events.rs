@@ -34,6 +34,16 @@ pub enum Event {
         /// The payload, exactly as sent.
         payload: Payload,
     },
+    /// Stylesheets or images were swapped in the page without a reload, in the clients that
+    /// announced in-place updates (hotserve's own); the others were told to reload.
+    UpdatedInPlace {
+        /// What was swapped, and why.
+        updates: Vec<InPlaceUpdate>,
+        /// How many clients swapped in place.
+        clients: usize,
+        /// How many clients without in-place support got a full reload instead.
+        reloaded: usize,
+    },
     /// A client completed the `vite-hmr` handshake.
     ClientConnected {
         /// The client.
@@ -81,8 +91,12 @@ pub struct FileChange {
 
 impl Event {
     /// Whether this is a payload that names `url` (a hot update of it, a reload of that
-    /// page, a prune of it) or reloads every page. Handy in watch-mode tests.
+    /// page, a prune of it) or reloads every page, or an in-place swap of it. Handy in
+    /// watch-mode tests.
     pub fn mentions(&self, url: &str) -> bool {
+        if let Event::UpdatedInPlace { updates, .. } = self {
+            return updates.iter().any(|u| u.url == url);
+        }
         let Event::PayloadSent { payload, .. } = self else {
             return false;
         };
@@ -95,6 +109,53 @@ impl Event {
             }
             Payload::Prune { paths } => paths.iter().any(|p| p == url),
             _ => false,
+        }
+    }
+}
+
+/// One stylesheet or image swapped in place, in [`Event::UpdatedInPlace`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InPlaceUpdate {
+    /// The URL path swapped: a stylesheet (`/css/site.css`) or an image the page shows.
+    pub url: String,
+    /// What it is.
+    pub kind: InPlaceKind,
+    /// The file whose change (or removal) made it stale.
+    pub changed: String,
+    /// Why it is swapped.
+    pub reason: InPlaceReason,
+}
+
+/// What an [`InPlaceUpdate`] swaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InPlaceKind {
+    /// A stylesheet: its `<link>` gets a fresh copy (and that copy fresh copies of the
+    /// sheets it imports).
+    Stylesheet,
+    /// An image or other file the page's elements show (`<img>`, `srcset`, `poster`, icons,
+    /// inline `style` URLs).
+    Asset,
+}
+
+/// Why an [`InPlaceUpdate`] happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", content = "via", rename_all = "kebab-case")]
+pub enum InPlaceReason {
+    /// The file itself changed.
+    Changed,
+    /// The stylesheet `@import`s this stale sheet (the changed one, or one between).
+    Imports(String),
+    /// The stylesheet references this changed file with `url()` (an image, a font).
+    References(String),
+}
+
+impl std::fmt::Display for InPlaceUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.reason {
+            InPlaceReason::Changed => write!(f, "{} (changed)", self.url),
+            InPlaceReason::Imports(via) => write!(f, "{} (@import {via})", self.url),
+            InPlaceReason::References(via) => write!(f, "{} (url({via}))", self.url),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod css;
 mod error;
 mod events;
 mod hmr;
@@ -20,7 +21,7 @@ pub mod watch;
 
 pub use config::{Config, DEFAULT_PORT};
 pub use error::Error;
-pub use events::{ClientId, Event, Events, FileChange};
+pub use events::{ClientId, Event, Events, FileChange, InPlaceKind, InPlaceReason, InPlaceUpdate};
 pub use hmr::Hub;
 pub use http::Body;
 pub use http::connection::Connection;

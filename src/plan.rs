@@ -4,15 +4,24 @@
 //! a save that leaves a loaded file's bytes unchanged produces no message, stylesheets swap
 //! in place, modules follow the module graph, and everything else reloads the page.
 //!
+//! Two kinds of client get different answers to some changes. hotserve's own client
+//! announces in-place updates when it connects: a stylesheet pulled in through `@import`,
+//! a file referenced by `url()`, or an image shown by the page is swapped without a reload.
+//! Vite's client cannot do that (it only swaps `<link>`s named by the update), so it gets
+//! the full reload it always got, and no change is lost on either.
+//!
 //! [`decide`] is that decision as a function of the changes, what was served, the module
-//! graph and a way to read a file's content hash; it does no I/O of its own. [`Plan`] holds
-//! the state between changes and does the reading (before it takes any lock).
+//! and stylesheet graphs and a way to read a file's content hash; it does no I/O of its
+//! own. [`Plan`] holds the state between changes and does the reading (before it takes any
+//! lock).
 
-use crate::modules::{ModuleGraph, Modules, Propagation};
+use crate::css::{Pull, StyleGraph, Stylesheets};
+use crate::events::{InPlaceKind, InPlaceReason, InPlaceUpdate};
+use crate::modules::{ModuleGraph, Modules, Propagation, kind_of};
 use crate::protocol::{InvalidateMessage, Payload, Update, UpdateKind, next_timestamp};
 use crate::sync::{content_hash, lock};
 use crate::watch::{Change, ChangeKind};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +37,8 @@ pub(crate) struct Plan {
     served: Mutex<ServedFiles>,
     /// The module graph the transform stage builds.
     modules: Arc<Modules>,
+    /// What each served stylesheet pulls in (built by the transform stage too).
+    styles: Arc<Stylesheets>,
 }
 
 /// What does not change while the server runs.
@@ -51,6 +62,107 @@ struct ServedFile {
     etag: String,
     /// Content hash of the version last served or seen.
     hash: Option<u64>,
+}
+
+/// The payloads for one batch of changes, in sending order.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Outcome {
+    /// For every client; when [`in_place`](Self::in_place) is set, only for clients that
+    /// did not announce in-place updates (Vite's own client).
+    pub payloads: Vec<Payload>,
+    /// What clients that announced in-place updates get instead, when it differs.
+    pub in_place: Option<InPlace>,
+}
+
+/// The payloads for clients that apply in-place updates, and what they swap.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct InPlace {
+    pub payloads: Vec<Payload>,
+    /// Stylesheets and images swapped without a reload.
+    pub updates: Vec<InPlaceUpdate>,
+}
+
+impl Outcome {
+    /// The same payloads for every client.
+    fn for_all(payloads: Vec<Payload>) -> Self {
+        Outcome {
+            payloads,
+            in_place: None,
+        }
+    }
+}
+
+/// The event name of the payload that swaps images in place: a `custom` payload, so the
+/// wire format stays Vite's, sent only to clients that announced they understand it.
+pub(crate) const ASSETS_EVENT: &str = "hotserve:assets";
+
+/// What one kind of client gets for a change set, while it is being decided.
+#[derive(Debug, Default)]
+struct Side {
+    updates: Vec<Update>,
+    reload_all: Option<String>,
+    /// Served asset URL -> the stylesheets that reference it (swapped by `updates`).
+    assets: BTreeMap<String, Vec<String>>,
+    report: Vec<InPlaceUpdate>,
+}
+
+impl Side {
+    fn reload(&mut self, trigger: &str) {
+        self.reload_all.get_or_insert_with(|| trigger.to_owned());
+    }
+
+    /// Swap the stylesheets that pull in `changed`.
+    fn swap_sheets(&mut self, changed: &str, pulls: &[Pull], timestamp: u64) {
+        for pull in pulls {
+            self.updates
+                .push(Update::css(pull.sheet.clone(), timestamp));
+            self.report.push(InPlaceUpdate {
+                url: pull.sheet.clone(),
+                kind: InPlaceKind::Stylesheet,
+                changed: changed.to_owned(),
+                reason: if pull.import {
+                    InPlaceReason::Imports(pull.via.clone())
+                } else {
+                    InPlaceReason::References(pull.via.clone())
+                },
+            });
+        }
+    }
+
+    fn payloads(&self, pages: &BTreeSet<String>, timestamp: u64) -> Vec<Payload> {
+        if let Some(trigger) = &self.reload_all {
+            return vec![Payload::FullReload {
+                path: Some("*".into()),
+                triggered_by: Some(trigger.clone()),
+            }];
+        }
+        let mut payloads = Vec::new();
+        if !self.updates.is_empty() {
+            let mut updates = self.updates.clone();
+            dedupe(&mut updates);
+            payloads.push(Payload::Update { updates });
+        }
+        if !self.assets.is_empty() {
+            let assets: Vec<serde_json::Value> = self
+                .assets
+                .iter()
+                .map(|(path, sheets)| serde_json::json!({ "path": path, "sheets": sheets }))
+                .collect();
+            payloads.push(Payload::Custom {
+                event: ASSETS_EVENT.into(),
+                data: Some(serde_json::json!({ "timestamp": timestamp, "assets": assets })),
+            });
+        }
+        match pages.len() {
+            0 => {}
+            1 => payloads.push(Payload::FullReload {
+                path: pages.first().cloned(),
+                triggered_by: None,
+            }),
+            _ => payloads.push(Payload::full_reload_all()),
+        }
+        payloads
+    }
 }
 
 impl ServedFiles {
@@ -94,7 +206,7 @@ impl ServedFiles {
 }
 
 impl Plan {
-    pub fn new(root: PathBuf, modules: Arc<Modules>) -> Self {
+    pub fn new(root: PathBuf, modules: Arc<Modules>, styles: Arc<Stylesheets>) -> Self {
         Plan {
             rules: Rules {
                 root,
@@ -102,6 +214,7 @@ impl Plan {
             },
             served: Mutex::new(ServedFiles::default()),
             modules,
+            styles,
         }
     }
 
@@ -119,7 +232,7 @@ impl Plan {
 
     /// Decide the payloads for `changes` (`overflowed`: events were lost). Reads changed
     /// files to compare content, so call it on a blocking thread.
-    pub fn plan(&self, changes: &[Change], overflowed: bool) -> Vec<Payload> {
+    pub fn plan(&self, changes: &[Change], overflowed: bool) -> Outcome {
         // Read before locking: a large file must not hold up requests that record.
         let known: Vec<PathBuf> = {
             let served = lock(&self.served);
@@ -144,6 +257,7 @@ impl Plan {
             &self.rules,
             &mut served,
             &mut self.modules.graph(),
+            &mut self.styles.graph(),
             &read,
             next_timestamp(),
         )
@@ -182,22 +296,28 @@ pub(crate) struct Changes<'a> {
 /// `read` gives the content hash of a file as it is now (`None`: unreadable or too large
 /// to hash); it is only asked about files whose served version has a known hash.
 /// `timestamp` goes into every update. Updates the served files' known hashes, forgets
-/// removed files, and stamps the modules a hot update walks through.
+/// removed files, stamps the modules a hot update walks through, and marks the stylesheets
+/// on a swapped `@import`/`url()` chain so they are served with `?t=` from now on.
+///
+/// The outcome has the payloads for clients without in-place updates and, when it differs,
+/// what in-place clients get and swap ([`Outcome::in_place`]).
 pub(crate) fn decide(
     batch: &Changes<'_>,
     rules: &Rules,
     served: &mut ServedFiles,
     graph: &mut ModuleGraph,
+    styles: &mut StyleGraph,
     read: &dyn Fn(&Path) -> Option<u64>,
     timestamp: u64,
-) -> Vec<Payload> {
+) -> Outcome {
     if batch.overflowed {
         tracing::warn!("file events were lost (too many at once); reloading all pages");
-        return vec![Payload::full_reload_all()];
+        return Outcome::for_all(vec![Payload::full_reload_all()]);
     }
-    let mut updates: Vec<Update> = Vec::new();
+    // What clients without in-place support get, and what hotserve's client gets.
+    let mut plain = Side::default();
+    let mut rich = Side::default();
     let mut pages = BTreeSet::new();
-    let mut reload_all: Option<String> = None;
     for change in batch.changes {
         let path = change.path.as_path();
         let Some(url) = url_path(&rules.root, path) else {
@@ -206,7 +326,8 @@ pub(crate) fn decide(
         if let Some(globs) = &rules.reload_on
             && globs.is_match(&url[1..])
         {
-            reload_all.get_or_insert(url);
+            plain.reload(&url);
+            rich.reload(&url);
             continue;
         }
         let unchanged = |served: &mut ServedFiles| served.unchanged(path, read(path));
@@ -220,10 +341,32 @@ pub(crate) fn decide(
             continue;
         }
         let served_urls = served.urls(path);
+        let script = kind_of(path).is_some();
+        let pulls = if script {
+            Vec::new()
+        } else {
+            styles.pulled_in_by(&url)
+        };
+        // Stylesheets served from now on ask for `url` and the sheets that pull it in with
+        // `?t=<timestamp>`, so every sheet on the chain is fetched anew.
+        let mark = |styles: &mut StyleGraph| {
+            let sheets = pulls.iter().map(|p| p.sheet.as_str());
+            styles.mark_updated(std::iter::once(url.as_str()).chain(sheets), timestamp);
+        };
         if change.kind == ChangeKind::Removed {
             served.0.remove(path);
-            if !served_urls.is_empty() || graph.module(&url).is_some() {
-                reload_all.get_or_insert(url);
+            if ext == "css" {
+                styles.remove(&url);
+            }
+            if !pulls.is_empty() && (ext == "css" || served_urls.is_empty()) {
+                // Sheets that import (or reference) it are fetched anew and lose its
+                // rules: the page shows what the files now say.
+                mark(styles);
+                rich.swap_sheets(&url, &pulls, timestamp);
+                plain.reload(&url);
+            } else if !served_urls.is_empty() || graph.module(&url).is_some() {
+                plain.reload(&url);
+                rich.reload(&url);
             }
             continue;
         }
@@ -231,22 +374,46 @@ pub(crate) fn decide(
             tracing::debug!(url, "saved without changes");
             continue;
         }
-        if ext == "css" && !served_urls.is_empty() {
-            updates.extend(
-                served_urls
-                    .iter()
-                    .map(|u| Update::css(u.clone(), timestamp)),
-            );
+        if ext == "css" {
+            if served_urls.is_empty() && pulls.is_empty() {
+                tracing::debug!(url, "changed, but no browser has loaded it");
+                continue;
+            }
+            mark(styles);
+            let own = served_urls
+                .iter()
+                .map(|u| Update::css(u.clone(), timestamp));
+            if pulls.is_empty() {
+                // A page stylesheet: every client swaps its `<link>`, as Vite does.
+                let own: Vec<Update> = own.collect();
+                plain.updates.extend(own.iter().cloned());
+                rich.updates.extend(own);
+                continue;
+            }
+            // Imported: only the page's stylesheets have `<link>`s, and only hotserve's
+            // client knows to fetch them anew for a change further down.
+            rich.updates.extend(own);
+            rich.report
+                .extend(served_urls.iter().map(|u| InPlaceUpdate {
+                    url: u.clone(),
+                    kind: InPlaceKind::Stylesheet,
+                    changed: url.clone(),
+                    reason: InPlaceReason::Changed,
+                }));
+            rich.swap_sheets(&url, &pulls, timestamp);
+            plain.reload(&url);
             continue;
         }
-        if crate::modules::kind_of(path).is_some() {
+        if script {
             match graph.propagate(&url, timestamp) {
                 Propagation::Updates(found) => {
-                    updates.extend(found);
+                    plain.updates.extend(found.iter().cloned());
+                    rich.updates.extend(found);
                     continue;
                 }
                 Propagation::FullReload { .. } => {
-                    reload_all.get_or_insert(url);
+                    plain.reload(&url);
+                    rich.reload(&url);
                     continue;
                 }
                 Propagation::NotInGraph => {}
@@ -254,30 +421,36 @@ pub(crate) fn decide(
         }
         if served_urls.is_empty() {
             tracing::debug!(url, "changed, but no browser has loaded it");
-        } else {
-            reload_all.get_or_insert(url);
+            continue;
+        }
+        plain.reload(&url);
+        if script {
+            rich.reload(&url);
+            continue;
+        }
+        // An image, font or other file a page loaded: elements that show it and sheets
+        // that reference it take the new file in place.
+        mark(styles);
+        rich.swap_sheets(&url, &pulls, timestamp);
+        for served_url in &served_urls {
+            rich.report.push(InPlaceUpdate {
+                url: served_url.clone(),
+                kind: InPlaceKind::Asset,
+                changed: url.clone(),
+                reason: InPlaceReason::Changed,
+            });
+            let sheets = pulls.iter().map(|p| p.sheet.clone()).collect();
+            rich.assets.insert(served_url.clone(), sheets);
         }
     }
-    if let Some(trigger) = reload_all {
-        return vec![Payload::FullReload {
-            path: Some("*".into()),
-            triggered_by: Some(trigger),
-        }];
-    }
-    let mut payloads = Vec::new();
-    if !updates.is_empty() {
-        dedupe(&mut updates);
-        payloads.push(Payload::Update { updates });
-    }
-    match pages.len() {
-        0 => {}
-        1 => payloads.push(Payload::FullReload {
-            path: pages.pop_first(),
-            triggered_by: None,
-        }),
-        _ => payloads.push(Payload::full_reload_all()),
-    }
-    payloads
+    let payloads = plain.payloads(&pages, timestamp);
+    let rich_payloads = rich.payloads(&pages, timestamp);
+    // Whatever reloads in-place clients reloads the others too: one payload for all then.
+    let in_place = (rich.reload_all.is_none() && rich_payloads != payloads).then(|| InPlace {
+        payloads: rich_payloads,
+        updates: rich.report,
+    });
+    Outcome { payloads, in_place }
 }
 
 /// The `reload_on` patterns: relative to the root; a pattern without `/` also matches file
@@ -373,6 +546,7 @@ pub(crate) fn describe(payload: &Payload) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::css::serve_stylesheet;
     use crate::modules::serve_module;
     use ChangeKind::{Created, Modified, Removed};
 
@@ -385,23 +559,31 @@ mod tests {
         served: &'static [(&'static str, &'static str, &'static str)],
         /// `(URL, source)` of modules served, in order.
         modules: &'static [(&'static str, &'static str)],
+        /// `(URL, source)` of stylesheets served, in order (the stylesheet graph).
+        sheets: &'static [(&'static str, &'static str)],
         changes: &'static [(&'static str, ChangeKind)],
         /// Files' content now; a file not listed cannot be read.
         now: &'static [(&'static str, &'static str)],
         reload_on: &'static [&'static str],
         overflowed: bool,
+        /// What every client gets; when `in_place` is `Some`, only clients that did not
+        /// announce in-place updates (Vite's).
         expect: fn() -> Vec<Payload>,
+        /// What clients that announced in-place updates get instead, and swap.
+        in_place: fn() -> Option<InPlace>,
     }
 
     const BASE: Case = Case {
         rule: "",
         served: &[],
         modules: &[],
+        sheets: &[],
         changes: &[],
         now: &[],
         reload_on: &[],
         overflowed: false,
         expect: Vec::new,
+        in_place: || None,
     };
 
     fn reload_all_by(url: &str) -> Payload {
@@ -411,7 +593,28 @@ mod tests {
         }
     }
 
-    fn run(case: &Case) -> Vec<Payload> {
+    fn swapped(
+        url: &str,
+        kind: InPlaceKind,
+        changed: &str,
+        reason: InPlaceReason,
+    ) -> InPlaceUpdate {
+        InPlaceUpdate {
+            url: url.into(),
+            kind,
+            changed: changed.into(),
+            reason,
+        }
+    }
+
+    fn assets(assets: serde_json::Value) -> Payload {
+        Payload::Custom {
+            event: ASSETS_EVENT.into(),
+            data: Some(serde_json::json!({ "timestamp": T, "assets": assets })),
+        }
+    }
+
+    fn run(case: &Case) -> Outcome {
         let root = PathBuf::from("/site");
         let rules = Rules {
             root: root.clone(),
@@ -432,6 +635,10 @@ mod tests {
         for (url, source) in case.modules {
             serve_module(&mut graph, url, source);
         }
+        let mut styles = StyleGraph::new();
+        for (url, source) in case.sheets {
+            serve_stylesheet(&mut styles, url, source);
+        }
         let changes: Vec<Change> = case
             .changes
             .iter()
@@ -450,7 +657,15 @@ mod tests {
             changes: &changes,
             overflowed: case.overflowed,
         };
-        decide(&batch, &rules, &mut served, &mut graph, &read, T)
+        decide(
+            &batch,
+            &rules,
+            &mut served,
+            &mut graph,
+            &mut styles,
+            &read,
+            T,
+        )
     }
 
     #[test]
@@ -588,11 +803,161 @@ mod tests {
                 ..BASE
             },
             Case {
-                rule: "any other loaded file reloads every page",
+                rule: "an image the page shows is swapped in place; other clients reload",
                 served: &[("logo.svg", "/logo.svg", "<svg>")],
                 changes: &[("logo.svg", Modified)],
                 now: &[("logo.svg", "<svg/>")],
                 expect: || vec![reload_all_by("/logo.svg")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![assets(
+                            serde_json::json!([{ "path": "/logo.svg", "sheets": [] }]),
+                        )],
+                        updates: vec![swapped(
+                            "/logo.svg",
+                            InPlaceKind::Asset,
+                            "/logo.svg",
+                            InPlaceReason::Changed,
+                        )],
+                    })
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a sheet changed down an @import chain swaps every sheet on it in place",
+                served: &[
+                    ("a.css", "/a.css", "@import 'b.css';"),
+                    ("b.css", "/b.css", "@import 'sub/c.css';"),
+                    ("sub/c.css", "/sub/c.css", "h1{}"),
+                ],
+                sheets: &[
+                    ("/a.css", "@import 'b.css';"),
+                    ("/b.css", "@import 'sub/c.css';"),
+                    ("/sub/c.css", "h1{}"),
+                ],
+                changes: &[("sub/c.css", Modified)],
+                now: &[("sub/c.css", "h2{}")],
+                expect: || vec![reload_all_by("/sub/c.css")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![Payload::Update {
+                            updates: vec![
+                                Update::css("/sub/c.css", T),
+                                Update::css("/b.css", T),
+                                Update::css("/a.css", T),
+                            ],
+                        }],
+                        updates: vec![
+                            swapped(
+                                "/sub/c.css",
+                                InPlaceKind::Stylesheet,
+                                "/sub/c.css",
+                                InPlaceReason::Changed,
+                            ),
+                            swapped(
+                                "/b.css",
+                                InPlaceKind::Stylesheet,
+                                "/sub/c.css",
+                                InPlaceReason::Imports("/sub/c.css".into()),
+                            ),
+                            swapped(
+                                "/a.css",
+                                InPlaceKind::Stylesheet,
+                                "/sub/c.css",
+                                InPlaceReason::Imports("/b.css".into()),
+                            ),
+                        ],
+                    })
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a file a sheet references with url() swaps that sheet in place",
+                served: &[
+                    ("a.css", "/a.css", "p{background:url(bg.png)}"),
+                    ("bg.png", "/bg.png", "png1"),
+                ],
+                sheets: &[("/a.css", "p{background:url(bg.png)}")],
+                changes: &[("bg.png", Modified)],
+                now: &[("bg.png", "png2")],
+                expect: || vec![reload_all_by("/bg.png")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![
+                            Payload::Update {
+                                updates: vec![Update::css("/a.css", T)],
+                            },
+                            assets(
+                                serde_json::json!([{ "path": "/bg.png", "sheets": ["/a.css"] }]),
+                            ),
+                        ],
+                        updates: vec![
+                            swapped(
+                                "/a.css",
+                                InPlaceKind::Stylesheet,
+                                "/bg.png",
+                                InPlaceReason::References("/bg.png".into()),
+                            ),
+                            swapped(
+                                "/bg.png",
+                                InPlaceKind::Asset,
+                                "/bg.png",
+                                InPlaceReason::Changed,
+                            ),
+                        ],
+                    })
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a removed imported sheet: its importer is fetched anew in place, \
+                       clients without in-place updates reload",
+                served: &[
+                    ("a.css", "/a.css", "@import 'b.css';"),
+                    ("b.css", "/b.css", "h1{}"),
+                ],
+                sheets: &[("/a.css", "@import 'b.css';"), ("/b.css", "h1{}")],
+                changes: &[("b.css", Removed)],
+                expect: || vec![reload_all_by("/b.css")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![Payload::Update {
+                            updates: vec![Update::css("/a.css", T)],
+                        }],
+                        updates: vec![swapped(
+                            "/a.css",
+                            InPlaceKind::Stylesheet,
+                            "/b.css",
+                            InPlaceReason::Imports("/b.css".into()),
+                        )],
+                    })
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a page stylesheet with no importers is the same css-update for every client",
+                served: &[("a.css", "/a.css", "@import 'b.css';")],
+                sheets: &[("/a.css", "@import 'b.css';")],
+                changes: &[("a.css", Modified)],
+                now: &[("a.css", "@import 'c.css';")],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![Update::css("/a.css", T)],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a full reload for in-place clients too is one payload for every client",
+                served: &[
+                    ("a.css", "/a.css", "@import 'b.css';"),
+                    ("b.css", "/b.css", "h1{}"),
+                    ("app.js", "/app.js", "v1"),
+                ],
+                sheets: &[("/a.css", "@import 'b.css';"), ("/b.css", "h1{}")],
+                changes: &[("b.css", Modified), ("app.js", Modified)],
+                now: &[("b.css", "h2{}"), ("app.js", "v2")],
+                expect: || vec![reload_all_by("/b.css")],
                 ..BASE
             },
             Case {
@@ -640,7 +1005,10 @@ mod tests {
         let mut failures = Vec::new();
         for case in &cases {
             let got = run(case);
-            let want = (case.expect)();
+            let want = Outcome {
+                payloads: (case.expect)(),
+                in_place: (case.in_place)(),
+            };
             if got != want {
                 failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", case.rule));
             }

@@ -4,8 +4,9 @@
 //! to the hub), watched changes go through `plan` to the hub. [`Server`](crate::Server) runs
 //! the result on its own listener; build tools that already run hyper mount it into theirs.
 
+use crate::css::Stylesheets;
 use crate::events::{Event, Events, FileChange};
-use crate::hmr::Hub;
+use crate::hmr::{Audience, Hub};
 use crate::http::{Body, Served, ServedLog, Site};
 use crate::modules::Modules;
 use crate::packages::Packages;
@@ -105,14 +106,16 @@ impl HotService {
         let token = config.token.clone().unwrap_or_else(random_token);
         let hub = Hub::with_keepalive(config.keepalive);
         let modules = Arc::new(Modules::default());
+        let styles = Arc::new(Stylesheets::default());
         let reload_on = crate::plan::reload_globs(&config.reload_on)?;
-        let plan = Arc::new(Plan::new(root.clone(), modules.clone()).reload_on(reload_on));
+        let plan = Plan::new(root.clone(), modules.clone(), styles.clone());
+        let plan = Arc::new(plan.reload_on(reload_on));
         let log = Arc::new(ToPlanner {
             plan: plan.clone(),
             hub: hub.clone(),
         });
         let packages = Arc::new(Packages::new(&root));
-        let rooms_of_modules = (packages.clone(), modules);
+        let rooms_of_modules = (packages.clone(), modules, styles);
         let site = Arc::new(Site::new(
             &config,
             root,
@@ -299,22 +302,65 @@ async fn apply_changes(
     site.forget(changes.iter().map(|c| c.path.as_path()));
     let plan = plan.clone();
     let planned = tokio::task::spawn_blocking(move || plan.plan(&changes, overflowed)).await;
-    let payloads = match planned {
-        Ok(payloads) => payloads,
+    let outcome = match planned {
+        Ok(outcome) => outcome,
         Err(err) => {
             tracing::warn!(%err, "planning a change failed; reloading all pages");
-            vec![Payload::full_reload_all()]
+            crate::plan::Outcome {
+                payloads: vec![Payload::full_reload_all()],
+                in_place: None,
+            }
         }
     };
-    for payload in &payloads {
-        tracing::info!(
-            "{} ({:.1?})",
-            crate::plan::describe(payload),
-            first_event.elapsed()
-        );
-        hub.send(payload.clone());
+    let Some(in_place) = outcome.in_place else {
+        for payload in &outcome.payloads {
+            tracing::info!(
+                "{} ({:.1?})",
+                crate::plan::describe(payload),
+                first_event.elapsed()
+            );
+            hub.send(payload.clone());
+        }
+        return outcome.payloads;
+    };
+    // hotserve's client swaps in place; clients that did not say they can (Vite's) get
+    // what they always got.
+    let mut rich_clients = 0;
+    for payload in &in_place.payloads {
+        rich_clients = hub.send_to(payload.clone(), Audience::InPlace);
     }
-    payloads
+    let mut plain_clients = 0;
+    for payload in &outcome.payloads {
+        plain_clients = hub.send_to(payload.clone(), Audience::Plain);
+    }
+    let took = first_event.elapsed();
+    if in_place.updates.is_empty() {
+        for payload in &in_place.payloads {
+            tracing::info!("{} ({took:.1?})", crate::plan::describe(payload));
+        }
+    } else {
+        let swapped: Vec<String> = in_place.updates.iter().map(|u| u.to_string()).collect();
+        tracing::info!(
+            "updated in place: {} ({rich_clients} clients) ({took:.1?})",
+            swapped.join(", ")
+        );
+        hub.emit(Event::UpdatedInPlace {
+            updates: in_place.updates,
+            clients: rich_clients,
+            reloaded: plain_clients,
+        });
+    }
+    if plain_clients > 0 {
+        for payload in &outcome.payloads {
+            tracing::info!(
+                "{} for {plain_clients} clients without in-place updates",
+                crate::plan::describe(payload)
+            );
+        }
+    }
+    let mut sent = in_place.payloads;
+    sent.extend(outcome.payloads);
+    sent
 }
 
 /// Start watching the root.

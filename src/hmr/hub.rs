@@ -56,6 +56,30 @@ struct Inner {
 struct ClientSlot {
     queue: QueueTx,
     peer: SocketAddr,
+    /// The client announced that it applies in-place updates (stylesheets pulled in by
+    /// `@import`, images) when it connected; Vite's own client does not.
+    in_place: bool,
+}
+
+/// Which clients a payload goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Every client.
+    All,
+    /// Clients that announced in-place updates.
+    InPlace,
+    /// Clients that did not.
+    Plain,
+}
+
+impl Audience {
+    fn includes(self, slot: &ClientSlot) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::InPlace => slot.in_place,
+            Audience::Plain => !slot.in_place,
+        }
+    }
 }
 
 /// What a session needs to serve one client.
@@ -87,11 +111,16 @@ impl Hub {
 
     /// Send a payload to every connected client.
     pub fn send(&self, payload: Payload) {
+        self.send_to(payload, Audience::All);
+    }
+
+    /// Send a payload to the clients in `audience`; returns how many it was queued for.
+    pub(crate) fn send_to(&self, payload: Payload, audience: Audience) -> usize {
         let text = match serde_json::to_string(&payload) {
             Ok(text) => Utf8Bytes::from(text),
             Err(err) => {
                 tracing::warn!(%err, "cannot serialize payload");
-                return;
+                return 0;
             }
         };
         let delivered = {
@@ -102,7 +131,9 @@ impl Hub {
                 *lock(&self.inner.pending) = Some(text.clone());
             }
             let mut stalled = Vec::new();
-            for (&id, slot) in clients.iter() {
+            let mut delivered = 0;
+            for (&id, slot) in clients.iter().filter(|(_, slot)| audience.includes(slot)) {
+                delivered += 1;
                 match slot.queue.try_send(text.clone()) {
                     Ok(()) => {}
                     Err(QueueError::Full) => stalled.push(id),
@@ -118,14 +149,16 @@ impl Hub {
                         slot.peer
                     );
                     slot.queue.stop(Stop::Overflow);
+                    delivered -= 1;
                 }
             }
-            clients.len()
+            delivered
         };
         self.emit(Event::PayloadSent {
             payload,
             clients: delivered,
         });
+        delivered
     }
 
     /// Reload every page (`{"type":"full-reload","path":"*"}`).
@@ -191,9 +224,10 @@ impl Hub {
         let _ = self.inner.events.send(event);
     }
 
-    /// Register a new client. Its queue already holds `connected` and any pending payload,
-    /// so they go out first, before any later broadcast.
-    pub(super) fn register(&self, peer: SocketAddr) -> Option<Registration> {
+    /// Register a new client (`in_place`: it announced in-place updates). Its queue already
+    /// holds `connected` and any pending payload, so they go out first, before any later
+    /// broadcast.
+    pub(super) fn register(&self, peer: SocketAddr, in_place: bool) -> Option<Registration> {
         if self.inner.shutting_down.load(Ordering::Acquire) {
             return None;
         }
@@ -209,7 +243,14 @@ impl Hub {
             if let Some(pending) = lock(&self.inner.pending).take() {
                 let _ = tx.try_send(pending);
             }
-            clients.insert(id, ClientSlot { queue: tx, peer });
+            clients.insert(
+                id,
+                ClientSlot {
+                    queue: tx,
+                    peer,
+                    in_place,
+                },
+            );
         }
         self.emit(Event::ClientConnected { id, peer });
         Some(Registration { id, queue: rx })

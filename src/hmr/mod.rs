@@ -16,6 +16,7 @@ pub(crate) mod hub;
 pub(crate) mod queue;
 pub(crate) mod session;
 
+pub(crate) use hub::Audience;
 pub(crate) use hub::DEFAULT_KEEPALIVE;
 pub use hub::Hub;
 

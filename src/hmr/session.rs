@@ -52,6 +52,7 @@ pub(crate) async fn accept(
     protocol: &'static str,
     hub: Hub,
     peer: SocketAddr,
+    in_place: bool,
 ) {
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config()))
@@ -59,7 +60,7 @@ pub(crate) async fn accept(
     if protocol == PING_PROTOCOL {
         close(ws, CloseCode::Normal, "").await;
     } else {
-        serve(ws, hub, peer).await;
+        serve(ws, hub, peer, in_place).await;
     }
 }
 
@@ -74,9 +75,10 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_MESSAGE))
 }
 
-/// Serve one HMR client until it leaves, stalls, goes silent, or the server shuts down.
-pub(crate) async fn serve(mut ws: impl Socket, hub: Hub, peer: SocketAddr) {
-    let Some(Registration { id, mut queue }) = hub.register(peer) else {
+/// Serve one HMR client (`in_place`: it announced in-place updates) until it leaves,
+/// stalls, goes silent, or the server shuts down.
+pub(crate) async fn serve(mut ws: impl Socket, hub: Hub, peer: SocketAddr, in_place: bool) {
+    let Some(Registration { id, mut queue }) = hub.register(peer, in_place) else {
         close(ws, CloseCode::Away, "server shutting down").await;
         return;
     };

@@ -90,7 +90,7 @@ impl Sink<Message> for Pipe {
 /// A session running on `hub`, and its client's end once `connected` has arrived.
 async fn connect(hub: &Hub) -> (Client, tokio::task::JoinHandle<()>) {
     let (socket, mut client) = pipe();
-    let task = tokio::spawn(session::serve(socket, hub.clone(), peer()));
+    let task = tokio::spawn(session::serve(socket, hub.clone(), peer(), false));
     assert_eq!(client.text().await["type"], "connected");
     (client, task)
 }
@@ -107,7 +107,7 @@ fn error_payload(message: &str) -> ErrorInfo {
 #[tokio::test]
 async fn a_new_client_gets_connected_before_anything_else() {
     let hub = hub();
-    let mut registration = hub.register(peer()).unwrap();
+    let mut registration = hub.register(peer(), false).unwrap();
     hub.full_reload();
     let Next::Payload(first) = registration.queue.next().await else {
         panic!("no payload")
@@ -123,14 +123,14 @@ async fn a_new_client_gets_connected_before_anything_else() {
 async fn an_error_sent_while_nobody_is_connected_waits_for_the_next_client() {
     let hub = hub();
     hub.error(error_payload("build failed"));
-    let mut registration = hub.register(peer()).unwrap();
+    let mut registration = hub.register(peer(), false).unwrap();
     let _connected = registration.queue.next().await;
     let Next::Payload(pending) = registration.queue.next().await else {
         panic!("no pending payload")
     };
     assert!(pending.contains("build failed"));
     // Delivered once: the next client does not get it again.
-    let mut later = hub.register(peer()).unwrap();
+    let mut later = hub.register(peer(), false).unwrap();
     let _connected = later.queue.next().await;
     hub.custom("marker", None);
     let Next::Payload(next) = later.queue.next().await else {
@@ -142,8 +142,8 @@ async fn an_error_sent_while_nobody_is_connected_waits_for_the_next_client() {
 #[tokio::test]
 async fn every_client_gets_the_same_payload() {
     let hub = hub();
-    let mut a = hub.register(peer()).unwrap();
-    let mut b = hub.register(peer()).unwrap();
+    let mut a = hub.register(peer(), false).unwrap();
+    let mut b = hub.register(peer(), false).unwrap();
     hub.reload_page("/index.html");
     for registration in [&mut a, &mut b] {
         let _connected = registration.queue.next().await;
@@ -161,7 +161,7 @@ async fn every_client_gets_the_same_payload() {
 #[tokio::test]
 async fn a_client_whose_queue_overflows_is_stopped_and_forgotten() {
     let hub = hub();
-    let mut stalled = hub.register(peer()).unwrap();
+    let mut stalled = hub.register(peer(), false).unwrap();
     for _ in 0..CLIENT_QUEUE {
         hub.custom("tick", None);
     }
@@ -175,7 +175,7 @@ async fn a_client_whose_queue_overflows_is_stopped_and_forgotten() {
 #[tokio::test]
 async fn client_local_event_names_are_not_sent() {
     let hub = hub();
-    let mut registration = hub.register(peer()).unwrap();
+    let mut registration = hub.register(peer(), false).unwrap();
     let _connected = registration.queue.next().await;
     hub.custom("vite:ws:connect", None);
     hub.custom("app:ready", None);
@@ -190,7 +190,7 @@ async fn sends_report_how_many_clients_they_reached() {
     let hub = hub();
     let mut events = hub.events();
     hub.full_reload();
-    let _registration = hub.register(peer()).unwrap();
+    let _registration = hub.register(peer(), false).unwrap();
     hub.full_reload();
     let mut reached = Vec::new();
     while reached.len() < 2 {
@@ -205,7 +205,7 @@ async fn sends_report_how_many_clients_they_reached() {
 async fn after_shutdown_no_client_is_registered() {
     let hub = hub();
     hub.close_all(Duration::from_secs(1)).await;
-    assert!(hub.register(peer()).is_none());
+    assert!(hub.register(peer(), false).is_none());
 }
 
 // ---- session ----

@@ -90,6 +90,10 @@ pub(crate) enum Rewrite {
     /// validators are decided after the transform, so conditionals and ranges were not
     /// applied here.
     Module(Kind),
+    /// A stylesheet read whole for the transform stage (`css::Stylesheets::transform`:
+    /// references to hot-updated files get `?t=`); like a module, conditionals and ranges
+    /// wait until it is known whether anything was rewritten.
+    Stylesheet,
     /// An HTML page read whole, to be sent with the client's tag inserted: `len` and `body`
     /// are the file's, `validators` already those of the page as sent.
     Page,
@@ -355,8 +359,9 @@ fn open(
     };
     let len = meta.len();
     let mut validators = validators_of(&meta);
-    let rewritten =
-        modules::kind_of(&path).is_some() || (req.inject_client && inject::is_html(&path));
+    let rewritten = modules::kind_of(&path).is_some()
+        || crate::css::is_stylesheet(&path)
+        || (req.inject_client && inject::is_html(&path));
     if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && rewritten) {
         let mut buf = Vec::with_capacity(len as usize);
         if let Err(err) = file.take(len).read_to_end(&mut buf) {
@@ -419,20 +424,38 @@ fn open(
     })
 }
 
-/// Conditionals and ranges over a file held in memory. Scripts skip both: they are rewritten
-/// before sending, and their validators are decided after the rewrite.
+/// Conditionals and ranges over a file held in memory. Modules and stylesheets skip both:
+/// they are rewritten before sending, and their validators are decided after the rewrite.
 fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileRequest) -> Outcome {
-    let len = bytes.len() as u64;
-    if let Some(kind) = modules::kind_of(&path) {
+    let rewrite = if let Some(kind) = modules::kind_of(&path) {
+        Some(Rewrite::Module(kind))
+    } else if crate::css::is_stylesheet(&path) {
+        Some(Rewrite::Stylesheet)
+    } else {
+        None
+    };
+    if let Some(rewrite) = rewrite {
         return Outcome::File(FoundFile {
             path,
             validators,
-            len,
+            len: bytes.len() as u64,
             range: None,
             body: FileBody::Bytes(bytes),
-            rewrite: Rewrite::Module(kind),
+            rewrite,
         });
     }
+    respond_as_is(path, validators, bytes, req)
+}
+
+/// Conditionals and ranges over a file held in memory, sent as it is (a page with the
+/// client's tag).
+pub(crate) fn respond_as_is(
+    path: PathBuf,
+    validators: Validators,
+    bytes: Bytes,
+    req: &FileRequest,
+) -> Outcome {
+    let len = bytes.len() as u64;
     if req.inject_client && inject::is_html(&path) {
         // A validator of its own, so a copy cached without the tag is never revalidated as
         // this one; no ranges, since the file's offsets do not describe the bytes sent.

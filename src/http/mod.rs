@@ -40,6 +40,7 @@ pub(crate) use respond::{escape_html, page};
 pub(crate) use router::request_host;
 
 use crate::client::ServedClient;
+use crate::css::Stylesheets;
 use crate::hmr::Hub;
 use crate::modules::{Kind, Modules};
 use crate::packages::{ModuleError, Packages, Prepared};
@@ -95,6 +96,9 @@ pub(crate) enum Ready {
     /// A module that cannot run (an import that does not resolve, a CommonJS package):
     /// sent as a module that shows the error overlay and throws.
     Failed(Box<ModuleError>),
+    /// A stylesheet whose references to hot-updated files were rewritten
+    /// ([`Stylesheets::transform`]).
+    Stylesheet { path: PathBuf, code: Bytes },
 }
 
 /// The request path's state, shared by all connections.
@@ -119,6 +123,8 @@ pub(crate) struct Site {
     modules: Arc<Modules>,
     /// npm packages: bare specifiers, versions, the `/@fs/` route.
     packages: Arc<Packages>,
+    /// The transform stage's stylesheet graph.
+    styles: Arc<Stylesheets>,
     served: Arc<dyn ServedLog>,
 }
 
@@ -131,7 +137,7 @@ impl Site {
         root: PathBuf,
         token: String,
         hub: Hub,
-        (packages, modules): (Arc<Packages>, Arc<Modules>),
+        (packages, modules, styles): (Arc<Packages>, Arc<Modules>, Arc<Stylesheets>),
         served: Arc<dyn ServedLog>,
     ) -> Result<Self, Error> {
         Ok(Site {
@@ -151,6 +157,7 @@ impl Site {
             hub,
             modules,
             packages,
+            styles,
             served,
         })
     }
@@ -291,7 +298,7 @@ impl Site {
             _ => false,
         };
         let prepared = self.clone().prepare(&outcome, uri).await;
-        let (ready, served) = self.transform(outcome, uri.path(), prepared);
+        let (ready, served) = self.transform(outcome, uri.path(), prepared, file_req);
         if let Some(served) = served {
             self.served.served(served);
         }
@@ -368,16 +375,19 @@ impl Site {
             .ok()
     }
 
-    /// The transform stage: modules go through [`Modules::transform`], pages get the
-    /// client's tag, everything else passes as loaded. Also says what was served, for the
-    /// planner: `url` is the request path as received.
+    /// The transform stage: modules go through [`Modules::transform`], stylesheets through
+    /// [`Stylesheets::transform`], pages get the client's tag, everything else passes as
+    /// loaded. Also says what was served, for the planner: `url` is the request path as
+    /// received.
     ///
-    /// `prepared` is what the package step made of a JavaScript module.
+    /// `prepared` is what the package step made of a JavaScript module; `req` decides
+    /// conditionals and ranges of a stylesheet that nothing was rewritten in.
     fn transform(
         &self,
         outcome: Outcome,
         url: &str,
         prepared: Prepared,
+        req: &FileRequest,
     ) -> (Ready, Option<Served>) {
         let served = |path: &Path, etag: &str, body: Option<Bytes>| Served {
             path: path.to_path_buf(),
@@ -412,6 +422,26 @@ impl Site {
                         let ready = Ready::Module {
                             path: found.path,
                             code: module.code,
+                        };
+                        (ready, Some(record))
+                    }
+                    Rewrite::Stylesheet => {
+                        let FileBody::Bytes(source) = &found.body else {
+                            return (Ready::Loaded(Outcome::File(found)), None);
+                        };
+                        let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+                        let ready = match self.styles.transform(&decoded, source) {
+                            Some(code) => Ready::Stylesheet {
+                                path: found.path,
+                                code,
+                            },
+                            // Nothing rewritten: the file's own validators and ranges apply.
+                            None => Ready::Loaded(files::respond_as_is(
+                                found.path,
+                                found.validators,
+                                source.clone(),
+                                req,
+                            )),
                         };
                         (ready, Some(record))
                     }

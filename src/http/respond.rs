@@ -22,7 +22,7 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
     match ready {
         // Its entity tag is the hash of what is sent: the rewrite changes when imported
         // modules get hot-updated even though the file itself did not change.
-        Ready::Module { path, code } => {
+        Ready::Module { path, code } | Ready::Stylesheet { path, code } => {
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
             revalidated(&etag, req, content_type(&path), code)
         }

@@ -93,11 +93,14 @@ pub(crate) fn upgrade<B>(
         .extensions()
         .get::<Peer>()
         .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |p| p.0);
+    let in_place = announces_in_place(&req);
     let upgrade = hyper::upgrade::on(&mut req);
     let hub = hub.clone();
     tokio::spawn(async move {
         match upgrade.await {
-            Ok(upgraded) => crate::hmr::session::accept(upgraded, protocol, hub, peer).await,
+            Ok(upgraded) => {
+                crate::hmr::session::accept(upgraded, protocol, hub, peer, in_place).await
+            }
             Err(err) => tracing::debug!(%peer, %err, "upgrade failed"),
         }
     });
@@ -114,6 +117,21 @@ pub(crate) fn upgrade<B>(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     res
+}
+
+/// The query parameter with which hotserve's client says, when it connects, that it applies
+/// in-place updates (stylesheets pulled in through `@import`, images swapped without a
+/// reload). A query parameter rather than a first message, so the hub knows before the
+/// first payload; Vite's client never sends it and keeps getting full reloads for those.
+pub(crate) const IN_PLACE_PARAM: &str = "hotserve-in-place";
+
+/// Whether the socket URL carries [`IN_PLACE_PARAM`]`=1`.
+fn announces_in_place<B>(req: &Request<B>) -> bool {
+    req.uri()
+        .query()
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .any(|pair| pair.strip_prefix(IN_PLACE_PARAM) == Some("=1"))
 }
 
 /// A key is the base64 of 16 bytes: 24 characters ending in `==`.
