@@ -1,7 +1,8 @@
 //! The request path, as stages:
 //!
 //! ```text
-//! request -> route (router.rs: a decision) -> load (files.rs) -> transform (modules, inject)
+//! request -> route (router.rs: a decision) -> load (files.rs) -> transform (modules, css,
+//!            inject)
 //!         -> respond (respond.rs)                 and: what was served -> ServedLog
 //! ```
 //!
@@ -10,10 +11,11 @@
 //! Loading a file is blocking file-system work on the blocking pool and returns a value;
 //! the transform stage resolves a JavaScript module's package imports
 //! ([`Packages::prepare`], on the blocking pool: it reads `package.json` files), hands
-//! modules to [`Modules::transform`] and puts the client's tag into pages; rendering a response is a function of what was loaded. The only thing this
-//! room tells the rest of the server is [`Served`], through the [`ServedLog`] the
-//! composition root (`service.rs`) passes in. An HMR upgrade is checked here (`ws.rs`) and
-//! the socket handed to the HMR channel.
+//! modules to [`Modules::transform`] and stylesheets to [`Stylesheets::transform`], and puts
+//! the client's tag into pages; rendering a response is a function of what was loaded. The
+//! only thing this room tells the rest of the server is [`Served`], through the
+//! [`ServedLog`] the composition root (`service.rs`) passes in. An HMR upgrade is checked
+//! here (`ws.rs`) and the socket handed to the HMR channel.
 
 pub(crate) mod body;
 pub(crate) mod connection;

@@ -29,8 +29,9 @@ pub(crate) enum Kind {
     JavaScript,
 }
 
-/// The module kind of the file at `path`, from its extension; `None` for files sent as
-/// they are (stylesheets, images, pages: pages get the client tag in `http`, not here).
+/// The module kind of the file at `path`, from its extension; `None` for files that are not
+/// modules (stylesheets are rewritten by `css`, pages get the client tag in `http`, images
+/// go as they are).
 pub(crate) fn kind_of(path: &Path) -> Option<Kind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
