@@ -2,9 +2,9 @@
 //! rule (what goes out first, overflow, shutdown, what a client may say) is checked without
 //! a network. The real sockets are covered by `tests/hmr.rs`.
 
-use super::Hub;
 use super::queue::{CLIENT_QUEUE, Next, Stop};
 use super::session;
+use super::{Audience, Hub};
 use crate::events::Event;
 use crate::protocol::{ErrorInfo, Payload};
 use futures_util::{Sink, Stream};
@@ -156,6 +156,34 @@ async fn every_client_gets_the_same_payload() {
         );
     }
     assert_eq!(hub.client_count(), 2);
+}
+
+#[tokio::test]
+async fn in_place_payloads_reach_only_the_clients_that_announced_them() {
+    let hub = hub();
+    let mut rich = hub.register(peer(), true).unwrap();
+    let mut plain = hub.register(peer(), false).unwrap();
+    let swap = Payload::Custom {
+        event: "hotserve:assets".into(),
+        data: None,
+    };
+    assert_eq!(hub.send_to(swap, Audience::InPlace), 1);
+    assert_eq!(hub.send_to(Payload::full_reload_all(), Audience::Plain), 1);
+    assert_eq!(hub.send_to(Payload::Ping, Audience::All), 2);
+    for (registration, first) in [
+        (&mut rich, r#"{"type":"custom","event":"hotserve:assets"}"#),
+        (&mut plain, r#"{"type":"full-reload","path":"*"}"#),
+    ] {
+        let _connected = registration.queue.next().await;
+        let Next::Payload(text) = registration.queue.next().await else {
+            panic!("no payload")
+        };
+        assert_eq!(text, first);
+        let Next::Payload(text) = registration.queue.next().await else {
+            panic!("no payload")
+        };
+        assert_eq!(text, r#"{"type":"ping"}"#, "then what everyone gets");
+    }
 }
 
 #[tokio::test]
