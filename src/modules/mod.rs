@@ -9,9 +9,11 @@
 //! [`Modules::transform`]; the planner (`plan`) reads the graph through [`Modules::graph`].
 //! Nothing here does I/O or knows about HTTP, the hub or the watcher.
 
+pub(crate) mod env;
 pub(crate) mod graph;
 pub(crate) mod lexer;
 pub(crate) mod rewrite;
+pub(crate) mod wrap;
 
 pub use graph::{ModuleGraph, ModuleNode, Propagation, resolve};
 pub use lexer::{HotUsage, Import, ImportKind, ScanResult, Specifier, scan};

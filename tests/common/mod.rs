@@ -2,6 +2,8 @@
 //! client over `TcpStream` (so tests can send malformed targets byte for byte).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use hotserve::{Config, Server};
 use std::collections::HashMap;
 use std::net::SocketAddr;
