@@ -32,8 +32,10 @@ pub(crate) struct Plan {
 
 #[derive(Debug, Default)]
 struct ServedFile {
-    /// URL paths (as requested, without query) that served this file.
+    /// URL paths (as requested, without query) that served this file as it is.
     urls: BTreeSet<String>,
+    /// Whether it was also served as a module (transformed): its changes follow the graph.
+    module: bool,
     /// The validator of the version last served, to hash each version once.
     etag: String,
     /// Content hash of the version last served or seen.
@@ -62,12 +64,21 @@ impl Plan {
         self
     }
 
-    /// Note that `url` served the file at `real` (version `etag`); `body` is the file's
-    /// content when the server had it in memory.
-    pub fn record_served(&self, real: &Path, url: &str, etag: &str, body: Option<&[u8]>) {
+    /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
+    /// `body` is the file's content when the server had it in memory.
+    pub fn record_served(
+        &self,
+        real: &Path,
+        url: &str,
+        module: bool,
+        etag: &str,
+        body: Option<&[u8]>,
+    ) {
         let mut served = lock(&self.served);
         let entry = served.entry(real.to_path_buf()).or_default();
-        if !entry.urls.contains(url) {
+        if module {
+            entry.module = true;
+        } else if !entry.urls.contains(url) {
             entry.urls.insert(url.to_owned());
         }
         if entry.etag != etag {
@@ -99,6 +110,12 @@ impl Plan {
                 reload_all.get_or_insert(url);
                 continue;
             }
+            if crate::modules::env::is_env_file(&url) {
+                // `import.meta.env` changed (the composition root has reloaded it): every
+                // page runs modules that may read it.
+                reload_all.get_or_insert(url);
+                continue;
+            }
             let ext = extension(&change.path);
             if ext == "html" || ext == "htm" {
                 if change.kind != ChangeKind::Removed && self.content_unchanged(&change.path) {
@@ -108,43 +125,45 @@ impl Plan {
                 }
                 continue;
             }
-            let served_urls = self.served_urls(&change.path);
+            let (served_urls, as_module) = self.served_as(&change.path);
+            let loaded = !served_urls.is_empty() || as_module;
             if change.kind == ChangeKind::Removed {
                 lock(&self.served).remove(&change.path);
-                if !served_urls.is_empty() || self.modules.graph().module(&url).is_some() {
+                if loaded || self.modules.graph().module(&url).is_some() {
                     reload_all.get_or_insert(url);
                 }
                 continue;
             }
-            if !served_urls.is_empty() && self.content_unchanged(&change.path) {
+            if loaded && self.content_unchanged(&change.path) {
                 tracing::debug!(url, "saved without changes");
                 continue;
             }
             if ext == "css" && !served_urls.is_empty() {
+                // `<link>`ed: swapped in place. The same file imported from JavaScript is a
+                // module too, updated through the graph below.
                 updates.extend(
                     served_urls
                         .iter()
                         .map(|u| Update::css(u.clone(), timestamp)),
                 );
+            } else if !served_urls.is_empty() {
+                // An image, a font, a script sent as it is: only a reload shows the new bytes.
+                reload_all.get_or_insert(url);
                 continue;
             }
-            if crate::modules::kind_of(&change.path).is_some() {
-                match self.modules.graph().propagate(&url, timestamp) {
-                    Propagation::Updates(found) => {
-                        updates.extend(found);
-                        continue;
-                    }
-                    Propagation::FullReload { .. } => {
-                        reload_all.get_or_insert(url);
-                        continue;
-                    }
-                    Propagation::NotInGraph => {}
+            match self.modules.graph().propagate(&url, timestamp) {
+                Propagation::Updates(found) => updates.extend(found),
+                Propagation::FullReload { .. } => {
+                    reload_all.get_or_insert(url);
                 }
-            }
-            if served_urls.is_empty() {
-                tracing::debug!(url, "changed, but no browser has loaded it");
-            } else {
-                reload_all.get_or_insert(url);
+                // Served as a module but not in the graph (a public file): reload.
+                Propagation::NotInGraph if as_module => {
+                    reload_all.get_or_insert(url);
+                }
+                Propagation::NotInGraph if served_urls.is_empty() => {
+                    tracing::debug!(url, "changed, but no browser has loaded it");
+                }
+                Propagation::NotInGraph => {}
             }
         }
         let mut payloads = Vec::new();
@@ -193,10 +212,11 @@ impl Plan {
         url_path(&self.root, path)
     }
 
-    fn served_urls(&self, path: &Path) -> Vec<String> {
+    /// The URLs that served the file as it is, and whether it was served as a module.
+    fn served_as(&self, path: &Path) -> (Vec<String>, bool) {
         lock(&self.served)
             .get(path)
-            .map(|e| e.urls.iter().cloned().collect())
+            .map(|e| (e.urls.iter().cloned().collect(), e.module))
             .unwrap_or_default()
     }
 

@@ -58,6 +58,9 @@ struct Rooms {
     site: Arc<Site>,
     hub: Hub,
     plan: Arc<Plan>,
+    modules: Arc<Modules>,
+    /// Which `.env.[mode]` files `import.meta.env` reads.
+    mode: String,
 }
 
 /// The seam from the request path to the planner: what was served is recorded, and modules
@@ -73,9 +76,15 @@ impl ServedLog for ToPlanner {
         self.plan.record_served(
             &served.path,
             &served.url,
+            served.module,
             &served.etag,
             served.body.as_deref(),
         );
+        if let Some(err) = served.error {
+            // One line for the terminal, the overlay for the browsers.
+            tracing::error!("{}", err.message);
+            self.hub.send(Payload::Error { err });
+        }
         if !served.pruned.is_empty() {
             self.hub.send(Payload::Prune {
                 paths: served.pruned,
@@ -98,19 +107,35 @@ impl HotService {
     /// turn changes into payloads. Must be called inside a tokio runtime.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let root = check_root(&config.root)?;
+        crate::modules::env::check_mode(&config.mode)
+            .map_err(|bad| Error::BadMode(bad.to_string()))?;
         let token = config.token.clone().unwrap_or_else(random_token);
         let hub = Hub::with_keepalive(config.keepalive);
         let modules = Arc::new(Modules::default());
+        modules.set_env(load_env(&root, &config.mode));
         let reload_on = crate::plan::reload_globs(&config.reload_on)?;
         let plan = Arc::new(Plan::new(root.clone(), modules.clone()).reload_on(reload_on));
         let log = Arc::new(ToPlanner {
             plan: plan.clone(),
             hub: hub.clone(),
         });
-        let site = Arc::new(Site::new(&config, root, token, hub.clone(), modules, log)?);
+        let site = Arc::new(Site::new(
+            &config,
+            root,
+            token,
+            hub.clone(),
+            modules.clone(),
+            log,
+        )?);
         let watcher = start_watcher(&config, site.root()).await?;
         let polling = watcher.as_ref().is_some_and(|(w, _)| w.is_polling());
-        let rooms = Rooms { site, hub, plan };
+        let rooms = Rooms {
+            site,
+            hub,
+            plan,
+            modules,
+            mode: config.mode.clone(),
+        };
         let stages = spawn_stages(&rooms, watcher);
         Ok(HotService {
             shared: Arc::new(Shared {
@@ -263,7 +288,13 @@ fn absolute_under(root: &Path, p: &Path) -> PathBuf {
 
 /// The shared change pipeline: report, forget cached copies, plan, send.
 async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
-    let Rooms { site, hub, plan } = rooms;
+    let Rooms {
+        site,
+        hub,
+        plan,
+        modules,
+        mode,
+    } = rooms;
     let changes: Vec<FileChange> = set
         .changes
         .iter()
@@ -273,10 +304,21 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
             kind: c.kind,
         })
         .collect();
+    let env_changed = changes
+        .iter()
+        .any(|c| crate::modules::env::is_env_file(&c.url));
     if !changes.is_empty() {
         hub.emit(Event::FilesChanged { changes });
     }
     site.forget(set.changes.iter().map(|c| c.path.as_path()));
+    if env_changed {
+        // Before the plan's reload goes out, so the reloaded pages get the new values.
+        let root = site.root().to_path_buf();
+        let mode = mode.clone();
+        if let Ok(env) = tokio::task::spawn_blocking(move || load_env(&root, &mode)).await {
+            modules.set_env(env);
+        }
+    }
     let plan = plan.clone();
     let first_event = set.first_event;
     let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
@@ -297,6 +339,17 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
         hub.send(payload.clone());
     }
     outcome.payloads
+}
+
+/// `import.meta.env` for `mode` from the `.env` files in `root` and the process environment
+/// (its `VITE_` variables only).
+fn load_env(root: &Path, mode: &str) -> crate::modules::env::Env {
+    crate::modules::env::Env::load(
+        root,
+        mode,
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    )
 }
 
 /// Start watching the root.

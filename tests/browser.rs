@@ -17,13 +17,12 @@ use common::write;
 use hotserve::protocol::{ErrorInfo, ErrorLocation, InvalidateMessage, Payload, Update};
 use hotserve::{Config, Event, Events, Server};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
 // ---- servers -------------------------------------------------------------------------

@@ -137,7 +137,8 @@ impl Running {
     }
 
     fn get(&self, target: &str) -> common::Reply {
-        self.rt.block_on(common::request(self.addr, "GET", target, &[]))
+        self.rt
+            .block_on(common::request(self.addr, "GET", target, &[]))
     }
 }
 
@@ -174,8 +175,13 @@ fn css_imported_from_js_is_a_style_that_hot_swaps_without_a_reload() {
     tab.wait(&format!("{} === '{BLUE}'", color_of("#title")), SHORT);
 
     assert_eq!(tab.load_id(), load, "the page did not reload");
-    let styles = tab.eval("document.querySelectorAll('style[data-vite-dev-id=\"/style.css\"]').length");
-    assert_eq!(styles, json!(1), "the same <style> was updated, not another added");
+    let styles =
+        tab.eval("document.querySelectorAll('style[data-vite-dev-id=\"/style.css\"]').length");
+    assert_eq!(
+        styles,
+        json!(1),
+        "the same <style> was updated, not another added"
+    );
     tab.assert_clean(false);
 }
 
@@ -207,12 +213,22 @@ fn a_json_edit_reaches_the_accepting_importer_without_a_reload() {
     let site = site();
     let server = Running::start(Config::new(site.path()));
     open(&mut tab, &server);
-    assert_eq!(tab.eval("document.getElementById('app').textContent"), json!("first"));
+    assert_eq!(
+        tab.eval("document.getElementById('app').textContent"),
+        json!("first")
+    );
     assert_eq!(tab.eval("__imports.title"), json!("first"));
     let load = tab.load_id();
 
-    write(site.path(), "data.json", r#"{"title": "second", "list": []}"#);
-    tab.wait("document.getElementById('app').textContent === 'second'", SHORT);
+    write(
+        site.path(),
+        "data.json",
+        r#"{"title": "second", "list": []}"#,
+    );
+    tab.wait(
+        "document.getElementById('app').textContent === 'second'",
+        SHORT,
+    );
 
     assert_eq!(tab.load_id(), load, "the page did not reload");
     assert_eq!(tab.eval("window.__jsonUpdates"), json!(1));
@@ -279,7 +295,10 @@ fn import_meta_env_has_the_env_files_vite_variables_and_an_env_edit_reloads() {
         format!("VITE_GREETING=edited\nDB_PASSWORD={SECRET}\n"),
     );
     tab.wait(&format!("window.__loadId !== {load}"), SHORT);
-    tab.wait("window.__env && window.__env.VITE_GREETING === 'edited'", SHORT);
+    tab.wait(
+        "window.__env && window.__env.VITE_GREETING === 'edited'",
+        SHORT,
+    );
     let html = tab.eval("document.documentElement.outerHTML");
     assert!(!html.to_string().contains(SECRET));
     tab.assert_clean(false);
@@ -293,7 +312,12 @@ fn a_linked_stylesheet_gets_css_and_a_module_import_gets_javascript() {
     let server = Running::start(Config::new(site.path()));
     let plain = server.get("/style.css");
     assert_eq!(plain.status, 200);
-    assert!(plain.header("content-type").unwrap().starts_with("text/css"));
+    assert!(
+        plain
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/css")
+    );
     assert_eq!(plain.text(), title_css(RED));
 
     for (target, headers) in [
@@ -305,7 +329,10 @@ fn a_linked_stylesheet_gets_css_and_a_module_import_gets_javascript() {
             .block_on(common::request(server.addr, "GET", target, &headers));
         assert_eq!(module.status, 200, "{target}");
         assert!(
-            module.header("content-type").unwrap().starts_with("text/javascript"),
+            module
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/javascript"),
             "{target}"
         );
         assert!(module.text().contains("__vite__updateStyle"), "{target}");
@@ -314,7 +341,10 @@ fn a_linked_stylesheet_gets_css_and_a_module_import_gets_javascript() {
     assert!(main.contains(r#"import "./style.css?import";"#), "{main}");
     assert!(main.contains(r#"from "./data.json?import";"#), "{main}");
     assert!(main.contains(r#"from "./notes.txt?import&raw";"#), "{main}");
-    assert!(main.contains(r#"import.meta.hot.accept("/data.json""#), "{main}");
+    assert!(
+        main.contains(r#"import.meta.hot.accept("/data.json""#),
+        "{main}"
+    );
 }
 
 #[test]
@@ -330,7 +360,12 @@ fn a_css_file_imported_from_js_gets_a_js_update_and_the_same_file_linked_gets_a_
         let mut ws = hmr_client(server.addr).await;
         assert_eq!(next_json(&mut ws).await["type"], "connected");
         for target in ["/", "/style.css", "/main.js", "/style.css?import"] {
-            assert_eq!(common::request(server.addr, "GET", target, &[]).await.status, 200);
+            assert_eq!(
+                common::request(server.addr, "GET", target, &[])
+                    .await
+                    .status,
+                200
+            );
         }
         write(site.path(), "style.css", title_css(BLUE));
         let payload = next_json(&mut ws).await;
@@ -361,14 +396,23 @@ fn a_css_file_imported_from_js_gets_a_js_update_and_the_same_file_linked_gets_a_
 #[test]
 fn a_json_edit_without_an_accepting_importer_reloads() {
     let site = site();
-    write(site.path(), "plain.js", "import d from './d.json';\nwindow.d = d;\n");
+    write(
+        site.path(),
+        "plain.js",
+        "import d from './d.json';\nwindow.d = d;\n",
+    );
     write(site.path(), "d.json", "{\"a\": 1}");
     let server = Running::start(Config::new(site.path()));
     server.rt.block_on(async {
         let mut ws = hmr_client(server.addr).await;
         assert_eq!(next_json(&mut ws).await["type"], "connected");
         for target in ["/plain.js", "/d.json?import"] {
-            assert_eq!(common::request(server.addr, "GET", target, &[]).await.status, 200);
+            assert_eq!(
+                common::request(server.addr, "GET", target, &[])
+                    .await
+                    .status,
+                200
+            );
         }
         write(site.path(), "d.json", "{\"a\": 2}");
         let payload = next_json(&mut ws).await;
@@ -404,7 +448,11 @@ fn invalid_json_and_css_answer_500_and_show_the_overlay() {
 #[test]
 fn a_secret_from_env_never_appears_in_any_response() {
     let site = site();
-    write(site.path(), ".env.local", format!("LOCAL_SECRET={SECRET}\n"));
+    write(
+        site.path(),
+        ".env.local",
+        format!("LOCAL_SECRET={SECRET}\n"),
+    );
     write(site.path(), "public/.env", format!("X={SECRET}\n"));
     let server = Running::start(Config::new(site.path()));
     let targets = [
@@ -445,7 +493,10 @@ fn a_secret_from_env_never_appears_in_any_response() {
     }
     // An env variable that the process has without the prefix stays out too.
     let main = server.get("/main.js").text();
-    assert!(main.contains("\"VITE_GREETING\":\"hello from .env\""), "{main}");
+    assert!(
+        main.contains("\"VITE_GREETING\":\"hello from .env\""),
+        "{main}"
+    );
     assert!(!main.contains("HOME") && !main.contains("PATH\""), "{main}");
 }
 
@@ -453,7 +504,11 @@ fn a_secret_from_env_never_appears_in_any_response() {
 fn the_mode_picks_its_env_files() {
     let site = site();
     write(site.path(), ".env.staging", "VITE_WHERE=staging file\n");
-    write(site.path(), ".env.staging.local", "VITE_LOCAL=staging local\n");
+    write(
+        site.path(),
+        ".env.staging.local",
+        "VITE_LOCAL=staging local\n",
+    );
     let server = Running::start(Config::new(site.path()).mode("staging"));
     let main = server.get("/main.js").text();
     assert!(main.contains("\"MODE\":\"staging\""), "{main}");
@@ -481,7 +536,11 @@ async fn public_files_are_served_at_the_root_and_win_over_root_files() {
     let svg = server.get("/vite.svg").await;
     assert_eq!(svg.status, 200);
     assert_eq!(svg.text(), LOGO_SVG);
-    assert!(svg.header("content-type").unwrap().starts_with("image/svg+xml"));
+    assert!(
+        svg.header("content-type")
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
     assert_eq!(server.get("/same.txt").await.text(), "public copy");
     assert_eq!(server.get("/nested/file.txt").await.text(), "nested");
     // The folder itself is part of the root, as in Vite.
@@ -530,9 +589,12 @@ async fn a_change_in_public_reloads_the_pages_that_loaded_it() {
     let mut ws = hmr_client(server.addr).await;
     assert_eq!(next_json(&mut ws).await["type"], "connected");
     assert_eq!(server.get("/vite.svg").await.status, 200);
-    write(site.path(), "public/vite.svg", LOGO_SVG.replace("red", "blue"));
+    write(
+        site.path(),
+        "public/vite.svg",
+        LOGO_SVG.replace("red", "blue"),
+    );
     let payload: Value = next_json(&mut ws).await;
     assert_eq!(payload["type"], "full-reload", "{payload}");
     server.stop().await;
 }
-

@@ -74,6 +74,16 @@ pub(crate) fn is_env_file(relative: &str) -> bool {
     !relative.contains('/') && (relative == ".env" || relative.starts_with(".env."))
 }
 
+impl Default for Env {
+    /// No variables, in the default mode.
+    fn default() -> Self {
+        Env {
+            mode: DEFAULT_MODE.into(),
+            vars: BTreeMap::new(),
+        }
+    }
+}
+
 impl Env {
     /// Reads the `.env` files for `mode` from `dir` and takes `VITE_` variables from
     /// `process` (the process environment, passed in so tests stay independent of it).
@@ -109,16 +119,6 @@ impl Env {
             mode: mode.to_owned(),
             vars,
         }
-    }
-
-    /// The mode (`development` unless set).
-    pub fn mode(&self) -> &str {
-        &self.mode
-    }
-
-    /// The `VITE_` variables.
-    pub fn vars(&self) -> &BTreeMap<String, String> {
-        &self.vars
     }
 
     /// The object `import.meta.env` is set to, as a JavaScript expression: Vite's built-ins
@@ -165,7 +165,10 @@ pub(crate) fn parse(text: &str) -> Vec<(String, String)> {
         let mut consumed = line_end;
         if let Some((key, after)) = key_of(line) {
             let after = after.trim_start_matches([' ', '\t']);
-            let quote = after.chars().next().filter(|c| matches!(c, '\'' | '"' | '`'));
+            let quote = after
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '\'' | '"' | '`'));
             let value = match quote {
                 Some(q) => {
                     // The closing quote may be on a later line.
@@ -199,9 +202,7 @@ pub(crate) fn parse(text: &str) -> Vec<(String, String)> {
 
 /// `KEY` and what follows its `=` (or `: `) on a line, if the line is an assignment.
 fn key_of(line: &str) -> Option<(&str, &str)> {
-    let line = line
-        .strip_prefix("export ")
-        .map_or(line, str::trim_start);
+    let line = line.strip_prefix("export ").map_or(line, str::trim_start);
     let end = line
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'))
         .unwrap_or(line.len());
@@ -338,7 +339,10 @@ mod tests {
     fn later_files_win_in_vites_order_and_the_process_wins_over_all() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
-        write(".env", "VITE_A=env\nVITE_B=env\nVITE_C=env\nVITE_D=env\nVITE_E=env\n");
+        write(
+            ".env",
+            "VITE_A=env\nVITE_B=env\nVITE_C=env\nVITE_D=env\nVITE_E=env\n",
+        );
         write(".env.local", "VITE_B=local\nVITE_C=local\nVITE_D=local\n");
         write(".env.staging", "VITE_C=mode\nVITE_D=mode\n");
         write(".env.staging.local", "VITE_D=mode-local\n");
@@ -346,7 +350,7 @@ mod tests {
         let process = [kv("VITE_E", "process"), kv("HOME", "/root")];
         let env = Env::load(dir.path(), "staging", process);
         let vars: Vec<(&str, &str)> = env
-            .vars()
+            .vars
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
@@ -360,7 +364,7 @@ mod tests {
                 ("VITE_E", "process"),
             ]
         );
-        assert_eq!(env.mode(), "staging");
+        assert_eq!(env.mode, "staging");
     }
 
     #[test]
@@ -388,7 +392,10 @@ mod tests {
         );
         assert_eq!(expand("${MISSING:-dflt}", &process, &parsed), "dflt");
         assert_eq!(expand("${EMPTY:-dflt}", &process, &parsed), "dflt");
-        assert_eq!(expand("\\$HOST costs $5", &process, &parsed), "$HOST costs ");
+        assert_eq!(
+            expand("\\$HOST costs $5", &process, &parsed),
+            "$HOST costs "
+        );
         assert_eq!(expand("a $ b", &process, &parsed), "a $ b");
     }
 
@@ -400,7 +407,7 @@ mod tests {
         };
         assert_eq!(
             env.preamble(),
-            "import.meta.env = {\"BASE_URL\":\"/\",\"MODE\":\"development\",\"DEV\":true,\
+            "import.meta.env = {\"BASE_URL\":\"/\",\"DEV\":true,\"MODE\":\"development\",\
              \"PROD\":false,\"SSR\":false,\"VITE_X\":\"1\"};"
         );
     }

@@ -182,7 +182,7 @@ pub(crate) fn style_module(url: &str, css: &str, exports: &str) -> String {
          {exports}\
          import.meta.hot.accept();\n\
          import.meta.hot.prune(() => __vite__removeStyle(__vite__id));\n",
-        client = crate::graph::CLIENT_URL,
+        client = super::CLIENT_URL,
         id = js_string(url),
         css = js_string(css),
     );
@@ -231,15 +231,15 @@ pub(crate) fn json_module(text: &str) -> Result<String, BadJson> {
         column: err.column() as u32,
     })?;
     let mut out = String::with_capacity(text.len() + 64);
-    let _ = writeln!(
-        out,
-        "const __vite__json = JSON.parse({});",
-        js_string(text)
-    );
+    let _ = writeln!(out, "const __vite__json = JSON.parse({});", js_string(text));
     out.push_str("export default __vite__json;\n");
     if let serde_json::Value::Object(map) = &value {
         for key in map.keys().filter(|k| is_binding_name(k)) {
-            let _ = writeln!(out, "export const {key} = __vite__json[{}];", js_string(key));
+            let _ = writeln!(
+                out,
+                "export const {key} = __vite__json[{}];",
+                js_string(key)
+            );
         }
     }
     Ok(out)
@@ -445,7 +445,10 @@ mod tests {
     fn a_link_or_img_request_gets_the_file_and_a_marked_import_gets_a_module() {
         assert_eq!(decide("/style.css", None, false), None);
         assert_eq!(decide("/style.css", Some("t=12"), false), None);
-        assert_eq!(decide("/style.css", Some("import"), false), Some(Wrap::Style));
+        assert_eq!(
+            decide("/style.css", Some("import"), false),
+            Some(Wrap::Style)
+        );
         assert_eq!(
             decide("/style.css", Some("import&t=12"), false),
             Some(Wrap::Style)
@@ -465,7 +468,10 @@ mod tests {
     fn raw_url_and_inline_queries_apply_as_vite_applies_them() {
         assert_eq!(decide("/a.txt", Some("raw"), false), Some(Wrap::Raw));
         assert_eq!(decide("/main.js", Some("raw"), false), Some(Wrap::Raw));
-        assert_eq!(decide("/main.js", Some("import&url"), false), Some(Wrap::Url));
+        assert_eq!(
+            decide("/main.js", Some("import&url"), false),
+            Some(Wrap::Url)
+        );
         assert_eq!(
             decide("/s.css", Some("import&inline"), false),
             Some(Wrap::InlineStyle)
@@ -497,8 +503,11 @@ mod tests {
         assert!(code.contains("const __vite__css = \"a{color:red}\\n</style>\";"));
         assert!(code.contains("import.meta.hot.accept();"));
         assert!(code.contains("import.meta.hot.prune(() => __vite__removeStyle(__vite__id));"));
-        let scan = crate::graph::scan(&code);
-        assert!(scan.hot.self_accepting, "the style module is an HMR boundary");
+        let scan = super::super::scan(&code);
+        assert!(
+            scan.hot.self_accepting,
+            "the style module is an HMR boundary"
+        );
     }
 
     #[test]
@@ -537,10 +546,7 @@ mod tests {
 
     #[test]
     fn raw_url_and_data_url_modules_export_strings() {
-        assert_eq!(
-            string_module("a\"b\n"),
-            "export default \"a\\\"b\\n\";\n"
-        );
+        assert_eq!(string_module("a\"b\n"), "export default \"a\\\"b\\n\";\n");
         assert_eq!(
             url_module("/assets/my%20logo.svg"),
             "export default \"/assets/my%20logo.svg\";\n"
@@ -559,7 +565,13 @@ mod tests {
             ".title { color: red }\n.big-text { composes: title; font-size: 2em }\n",
         )
         .unwrap();
-        let title = scoped.css.split('{').next().unwrap().trim().trim_start_matches('.');
+        let title = scoped
+            .css
+            .split('{')
+            .next()
+            .unwrap()
+            .trim()
+            .trim_start_matches('.');
         assert_ne!(title, "title", "the class is renamed");
         assert!(title.ends_with("_title"), "{title}");
         assert!(
@@ -570,9 +582,10 @@ mod tests {
             scoped.exports
         );
         assert!(
-            scoped
-                .exports
-                .contains(&format!("\"big-text\": \"{}_big-text {title}\"", &title[..title.len() - 6])),
+            scoped.exports.contains(&format!(
+                "\"big-text\": \"{}_big-text {title}\"",
+                &title[..title.len() - 6]
+            )),
             "{}",
             scoped.exports
         );
@@ -583,8 +596,8 @@ mod tests {
     #[cfg(feature = "css-modules")]
     #[test]
     fn a_broken_css_module_names_the_line() {
-        let err = scope_css_module("/x.module.css", ".a {}\n.b { color: red; }}\n@media {")
-            .unwrap_err();
+        let err =
+            scope_css_module("/x.module.css", ".a {}\n.b { color: red; }}\n@media {").unwrap_err();
         assert!(!err.message.is_empty());
     }
 }
