@@ -519,10 +519,9 @@ fn the_mode_picks_its_env_files() {
 #[tokio::test]
 async fn a_mode_that_names_another_file_is_refused_at_startup() {
     let site = site();
-    let err = Server::bind(Config::new(site.path()).port(0).mode("../x"))
-        .await
-        .err()
-        .expect("the mode is refused");
+    let Err(err) = Server::bind(Config::new(site.path()).port(0).mode("../x")).await else {
+        panic!("the mode is refused");
+    };
     assert!(err.to_string().contains("mode"), "{err}");
 }
 

@@ -131,7 +131,7 @@ impl Modules {
                 Ok(code) => {
                     Transformed::module(rewrite::serve(&mut self.graph(), url, &code, None))
                 }
-                Err(failure) => Transformed::failed(failure),
+                Err(failure) => Transformed::failed(*failure),
             },
         }
     }
@@ -153,36 +153,40 @@ impl Modules {
 }
 
 /// The JavaScript for a non-JS file imported at `url` (decoded path) as `wrap`.
-fn wrapped(wrap: Wrap, url: &str, source: &[u8]) -> Result<String, ErrorInfo> {
+fn wrapped(wrap: Wrap, url: &str, source: &[u8]) -> Result<String, Box<ErrorInfo>> {
     let text = || String::from_utf8_lossy(source);
     let path = graph::strip_query(url);
     Ok(match wrap {
         Wrap::Style => wrap::style_module(path, &text(), ""),
         Wrap::CssModule => {
-            let scoped = wrap::scope_css_module(path, &text()).map_err(|bad| ErrorInfo {
-                message: format!("{path}: {}", bad.message),
-                id: Some(path.to_owned()),
-                plugin: Some("hotserve:css-modules".into()),
-                loc: bad.loc.map(|(line, column)| ErrorLocation {
-                    file: Some(path.to_owned()),
-                    line,
-                    column,
-                }),
-                ..ErrorInfo::default()
+            let scoped = wrap::scope_css_module(path, &text()).map_err(|bad| {
+                Box::new(ErrorInfo {
+                    message: format!("{path}: {}", bad.message),
+                    id: Some(path.to_owned()),
+                    plugin: Some("hotserve:css-modules".into()),
+                    loc: bad.loc.map(|(line, column)| ErrorLocation {
+                        file: Some(path.to_owned()),
+                        line,
+                        column,
+                    }),
+                    ..ErrorInfo::default()
+                })
             })?;
             wrap::style_module(path, &scoped.css, &scoped.exports)
         }
         Wrap::InlineStyle | Wrap::Raw => wrap::string_module(&text()),
-        Wrap::Json => wrap::json_module(&text()).map_err(|bad| ErrorInfo {
-            message: format!("{path}: invalid JSON: {}", bad.message),
-            id: Some(path.to_owned()),
-            plugin: Some("hotserve:json".into()),
-            loc: Some(ErrorLocation {
-                file: Some(path.to_owned()),
-                line: bad.line,
-                column: bad.column,
-            }),
-            ..ErrorInfo::default()
+        Wrap::Json => wrap::json_module(&text()).map_err(|bad| {
+            Box::new(ErrorInfo {
+                message: format!("{path}: invalid JSON: {}", bad.message),
+                id: Some(path.to_owned()),
+                plugin: Some("hotserve:json".into()),
+                loc: Some(ErrorLocation {
+                    file: Some(path.to_owned()),
+                    line: bad.line,
+                    column: bad.column,
+                }),
+                ..ErrorInfo::default()
+            })
         })?,
         Wrap::Url => wrap::url_module(&encode_path(path)),
         Wrap::DataUrl => {
