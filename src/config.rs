@@ -64,7 +64,7 @@ impl Config {
             tls: None,
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
-            keepalive: crate::hub::DEFAULT_KEEPALIVE,
+            keepalive: crate::hmr::DEFAULT_KEEPALIVE,
             mode: crate::modules::env::DEFAULT_MODE.into(),
         }
     }

@@ -127,6 +127,19 @@ struct Args {
     log_level: String,
 }
 
+/// What to do about a startup error, in terms of this command's flags (the library's
+/// messages speak of its settings only).
+fn cli_hint(err: &hotserve::Error) -> &'static str {
+    match err {
+        hotserve::Error::PortInUse { .. } => " (drop --strict-port to try the next free port)",
+        hotserve::Error::NoFreePort { .. } => "; choose another with --port",
+        hotserve::Error::BindDenied { .. } => {
+            " (ports below 1024 need privileges; try --port 5173)"
+        }
+        _ => "",
+    }
+}
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let args = Args::parse();
@@ -200,16 +213,18 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {err}{}", cli_hint(&err));
             return ExitCode::FAILURE;
         }
     };
-    // Before the banner: whoever reads the URL may signal at once.
+    // Before the banner: whoever reads the URL may signal at once, or change a file at once
+    // (an event sent before the subscription would be missed by --once and --json).
     let signals = shutdown_signal();
+    let events = (args.json || args.once).then(|| server.service().events());
     let addr = server.local_addr();
     let scheme = if server.is_https() { "https" } else { "http" };
     let url = format!("{scheme}://{}/", display_addr(addr));
-    let mut banner = banner(scheme, addr, server.root(), started);
+    let mut banner = banner(scheme, addr, server.service().root(), started);
     if let Some(source) = server.certificate() {
         banner.push_str(&certificate_lines(source));
     }
@@ -229,13 +244,12 @@ async fn run(args: Args, started: Instant) -> ExitCode {
         let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
     }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    if args.json || args.once {
-        let events = server.service().events();
+    if let Some(events) = events {
         if args.json {
             print_json(&serde_json::json!({
                 "event": "ready",
                 "url": url,
-                "root": server.root(),
+                "root": server.service().root(),
                 "version": env!("CARGO_PKG_VERSION"),
             }));
         }

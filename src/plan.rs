@@ -1,13 +1,17 @@
-//! Change sets -> payloads: the decision of what each browser must do about a change.
+//! Changes -> payloads: the decision of what each browser must do about a change.
 //!
 //! Precision matters as much as speed: a file no browser has loaded produces no message,
 //! a save that leaves a loaded file's bytes unchanged produces no message, stylesheets swap
 //! in place, modules follow the module graph, and everything else reloads the page.
+//!
+//! [`decide`] is that decision as a function of the changes, what was served, the module
+//! graph and a way to read a file's content hash; it does no I/O of its own. [`Plan`] holds
+//! the state between changes and does the reading (before it takes any lock).
 
-use crate::modules::{Modules, Propagation};
+use crate::modules::{ModuleGraph, Modules, Propagation};
 use crate::protocol::{InvalidateMessage, Payload, Update, UpdateKind, next_timestamp};
 use crate::sync::{content_hash, lock};
-use crate::watch::{ChangeKind, ChangeSet};
+use crate::watch::{Change, ChangeKind};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,15 +24,24 @@ const HASHED_LIMIT: u64 = 4 * 1024 * 1024;
 /// What the browsers have loaded, and the module graph of the scripts among it.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// Canonical root.
-    root: PathBuf,
-    /// Real file path -> what was served from it.
-    served: Mutex<HashMap<PathBuf, ServedFile>>,
+    rules: Rules,
+    served: Mutex<ServedFiles>,
     /// The module graph the transform stage builds.
     modules: Arc<Modules>,
-    /// Files that reload every page when they change (templates a backend renders).
-    reload_on: Option<globset::GlobSet>,
 }
+
+/// What does not change while the server runs.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    /// Canonical root.
+    pub root: PathBuf,
+    /// Files that reload every page when they change (templates a backend renders).
+    pub reload_on: Option<globset::GlobSet>,
+}
+
+/// Real file path -> what was served from it.
+#[derive(Debug, Default)]
+pub(crate) struct ServedFiles(HashMap<PathBuf, ServedFile>);
 
 #[derive(Debug, Default)]
 struct ServedFile {
@@ -42,25 +55,71 @@ struct ServedFile {
     hash: Option<u64>,
 }
 
-/// The payloads for one change set, in sending order.
-#[derive(Debug, Default, PartialEq)]
-pub(crate) struct Outcome {
-    pub payloads: Vec<Payload>,
+impl ServedFiles {
+    /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
+    /// `body` is the file's content when the server had it in memory.
+    pub fn record(
+        &mut self,
+        real: &Path,
+        url: &str,
+        module: bool,
+        etag: &str,
+        body: Option<&[u8]>,
+    ) {
+        let entry = self.0.entry(real.to_path_buf()).or_default();
+        if module {
+            entry.module = true;
+        } else if !entry.urls.contains(url) {
+            entry.urls.insert(url.to_owned());
+        }
+        if entry.etag != etag {
+            entry.etag = etag.to_owned();
+            entry.hash = body.map(content_hash);
+        }
+    }
+
+    /// The URLs that served the file as it is, and whether it was served as a module.
+    fn served_as(&self, path: &Path) -> (Vec<String>, bool) {
+        self.0
+            .get(path)
+            .map(|e| (e.urls.iter().cloned().collect(), e.module))
+            .unwrap_or_default()
+    }
+
+    /// Whether a content hash of the version browsers have is known.
+    fn has_hash(&self, path: &Path) -> bool {
+        self.0.get(path).is_some_and(|e| e.hash.is_some())
+    }
+
+    /// Whether the file's content (`now`, `None` when unreadable) equals the version
+    /// browsers have; keeps `now` as the known version.
+    fn unchanged(&mut self, path: &Path, now: Option<u64>) -> bool {
+        let Some(entry) = self.0.get_mut(path) else {
+            return false;
+        };
+        let (Some(known), Some(now)) = (entry.hash, now) else {
+            return false;
+        };
+        entry.hash = Some(now);
+        known == now
+    }
 }
 
 impl Plan {
     pub fn new(root: PathBuf, modules: Arc<Modules>) -> Self {
         Plan {
-            root,
-            served: Mutex::new(HashMap::new()),
+            rules: Rules {
+                root,
+                reload_on: None,
+            },
+            served: Mutex::new(ServedFiles::default()),
             modules,
-            reload_on: None,
         }
     }
 
     /// Reload every page when a file matching `globs` changes, loaded by a browser or not.
     pub fn reload_on(mut self, globs: Option<globset::GlobSet>) -> Self {
-        self.reload_on = globs;
+        self.rules.reload_on = globs;
         self
     }
 
@@ -74,119 +133,39 @@ impl Plan {
         etag: &str,
         body: Option<&[u8]>,
     ) {
-        let mut served = lock(&self.served);
-        let entry = served.entry(real.to_path_buf()).or_default();
-        if module {
-            entry.module = true;
-        } else if !entry.urls.contains(url) {
-            entry.urls.insert(url.to_owned());
-        }
-        if entry.etag != etag {
-            entry.etag = etag.to_owned();
-            entry.hash = body.map(content_hash);
-        }
+        lock(&self.served).record(real, url, module, etag, body);
     }
 
-    /// Decide the payloads for a change set. Reads changed files (to compare content), so
-    /// call it on a blocking thread.
-    pub fn plan(&self, set: &ChangeSet) -> Outcome {
-        if set.overflowed {
-            tracing::warn!("file events were lost (too many at once); reloading all pages");
-            return Outcome {
-                payloads: vec![Payload::full_reload_all()],
-            };
-        }
-        let timestamp = next_timestamp();
-        let mut updates: Vec<Update> = Vec::new();
-        let mut pages = BTreeSet::new();
-        let mut reload_all: Option<String> = None;
-        for change in &set.changes {
-            let Some(url) = self.url_of(&change.path) else {
-                continue;
-            };
-            if let Some(globs) = &self.reload_on
-                && globs.is_match(&url[1..])
-            {
-                reload_all.get_or_insert(url);
-                continue;
-            }
-            if crate::modules::env::is_env_file(&url) {
-                // `import.meta.env` changed (the composition root has reloaded it): every
-                // page runs modules that may read it.
-                reload_all.get_or_insert(url);
-                continue;
-            }
-            let ext = extension(&change.path);
-            if ext == "html" || ext == "htm" {
-                if change.kind != ChangeKind::Removed && self.content_unchanged(&change.path) {
-                    tracing::debug!(url, "page saved without changes");
-                } else {
-                    pages.insert(url);
-                }
-                continue;
-            }
-            let (served_urls, as_module) = self.served_as(&change.path);
-            let loaded = !served_urls.is_empty() || as_module;
-            if change.kind == ChangeKind::Removed {
-                lock(&self.served).remove(&change.path);
-                if loaded || self.modules.graph().module(&url).is_some() {
-                    reload_all.get_or_insert(url);
-                }
-                continue;
-            }
-            if loaded && self.content_unchanged(&change.path) {
-                tracing::debug!(url, "saved without changes");
-                continue;
-            }
-            if ext == "css" && !served_urls.is_empty() {
-                // `<link>`ed: swapped in place. The same file imported from JavaScript is a
-                // module too, updated through the graph below.
-                updates.extend(
-                    served_urls
-                        .iter()
-                        .map(|u| Update::css(u.clone(), timestamp)),
-                );
-            } else if !served_urls.is_empty() {
-                // An image, a font, a script sent as it is: only a reload shows the new bytes.
-                reload_all.get_or_insert(url);
-                continue;
-            }
-            match self.modules.graph().propagate(&url, timestamp) {
-                Propagation::Updates(found) => updates.extend(found),
-                Propagation::FullReload { .. } => {
-                    reload_all.get_or_insert(url);
-                }
-                // Served as a module but not in the graph (a public file): reload.
-                Propagation::NotInGraph if as_module => {
-                    reload_all.get_or_insert(url);
-                }
-                Propagation::NotInGraph if served_urls.is_empty() => {
-                    tracing::debug!(url, "changed, but no browser has loaded it");
-                }
-                Propagation::NotInGraph => {}
-            }
-        }
-        let mut payloads = Vec::new();
-        if let Some(trigger) = reload_all {
-            payloads.push(Payload::FullReload {
-                path: Some("*".into()),
-                triggered_by: Some(trigger),
-            });
-            return Outcome { payloads };
-        }
-        if !updates.is_empty() {
-            dedupe(&mut updates);
-            payloads.push(Payload::Update { updates });
-        }
-        match pages.len() {
-            0 => {}
-            1 => payloads.push(Payload::FullReload {
-                path: pages.pop_first(),
-                triggered_by: None,
-            }),
-            _ => payloads.push(Payload::full_reload_all()),
-        }
-        Outcome { payloads }
+    /// Decide the payloads for `changes` (`overflowed`: events were lost). Reads changed
+    /// files to compare content, so call it on a blocking thread.
+    pub fn plan(&self, changes: &[Change], overflowed: bool) -> Vec<Payload> {
+        // Read before locking: a large file must not hold up requests that record.
+        let known: Vec<PathBuf> = {
+            let served = lock(&self.served);
+            changes
+                .iter()
+                .filter(|c| c.kind != ChangeKind::Removed && served.has_hash(&c.path))
+                .map(|c| c.path.clone())
+                .collect()
+        };
+        let hashes: HashMap<PathBuf, u64> = known
+            .into_iter()
+            .filter_map(|path| Some((hash_file(&path)?, path)))
+            .map(|(hash, path)| (path, hash))
+            .collect();
+        let read = |path: &Path| hashes.get(path).copied();
+        let mut served = lock(&self.served);
+        decide(
+            &Changes {
+                changes,
+                overflowed,
+            },
+            &self.rules,
+            &mut served,
+            &mut self.modules.graph(),
+            &read,
+            next_timestamp(),
+        )
     }
 
     /// `hot.invalidate()` from a client: propagate to the module's importers.
@@ -207,32 +186,125 @@ impl Plan {
             Propagation::NotInGraph => None,
         }
     }
+}
 
-    fn url_of(&self, path: &Path) -> Option<String> {
-        url_path(&self.root, path)
+/// One batch of changes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Changes<'a> {
+    pub changes: &'a [Change],
+    /// Events were lost: nobody knows what changed.
+    pub overflowed: bool,
+}
+
+/// The payloads for one batch of changes, in sending order.
+///
+/// `read` gives the content hash of a file as it is now (`None`: unreadable or too large
+/// to hash); it is only asked about files whose served version has a known hash.
+/// `timestamp` goes into every update. Updates the served files' known hashes, forgets
+/// removed files, and stamps the modules a hot update walks through.
+pub(crate) fn decide(
+    batch: &Changes<'_>,
+    rules: &Rules,
+    served: &mut ServedFiles,
+    graph: &mut ModuleGraph,
+    read: &dyn Fn(&Path) -> Option<u64>,
+    timestamp: u64,
+) -> Vec<Payload> {
+    if batch.overflowed {
+        tracing::warn!("file events were lost (too many at once); reloading all pages");
+        return vec![Payload::full_reload_all()];
     }
-
-    /// The URLs that served the file as it is, and whether it was served as a module.
-    fn served_as(&self, path: &Path) -> (Vec<String>, bool) {
-        lock(&self.served)
-            .get(path)
-            .map(|e| (e.urls.iter().cloned().collect(), e.module))
-            .unwrap_or_default()
-    }
-
-    /// Whether the file's bytes equal the version browsers have; updates the kept hash.
-    fn content_unchanged(&self, path: &Path) -> bool {
-        let Some(known) = lock(&self.served).get(path).and_then(|e| e.hash) else {
-            return false;
+    let mut updates: Vec<Update> = Vec::new();
+    let mut pages = BTreeSet::new();
+    let mut reload_all: Option<String> = None;
+    for change in batch.changes {
+        let path = change.path.as_path();
+        let Some(url) = url_path(&rules.root, path) else {
+            continue;
         };
-        let Some(now) = hash_file(path) else {
-            return false;
-        };
-        if let Some(entry) = lock(&self.served).get_mut(path) {
-            entry.hash = Some(now);
+        if let Some(globs) = &rules.reload_on
+            && globs.is_match(&url[1..])
+        {
+            reload_all.get_or_insert(url);
+            continue;
         }
-        known == now
+        if crate::modules::env::is_env_file(&url) {
+            // `import.meta.env` changed (the composition root has reloaded it): every page
+            // runs modules that may read it.
+            reload_all.get_or_insert(url);
+            continue;
+        }
+        let unchanged = |served: &mut ServedFiles| served.unchanged(path, read(path));
+        let ext = extension(path);
+        if ext == "html" || ext == "htm" {
+            if change.kind != ChangeKind::Removed && unchanged(served) {
+                tracing::debug!(url, "page saved without changes");
+            } else {
+                pages.insert(url);
+            }
+            continue;
+        }
+        let (served_urls, as_module) = served.served_as(path);
+        let loaded = !served_urls.is_empty() || as_module;
+        if change.kind == ChangeKind::Removed {
+            served.0.remove(path);
+            if loaded || graph.module(&url).is_some() {
+                reload_all.get_or_insert(url);
+            }
+            continue;
+        }
+        if loaded && unchanged(served) {
+            tracing::debug!(url, "saved without changes");
+            continue;
+        }
+        if ext == "css" && !served_urls.is_empty() {
+            // `<link>`ed: swapped in place. The same file imported from JavaScript is a
+            // module too, updated through the graph below.
+            updates.extend(
+                served_urls
+                    .iter()
+                    .map(|u| Update::css(u.clone(), timestamp)),
+            );
+        } else if !served_urls.is_empty() {
+            // An image, a font, a script sent as it is: only a reload shows the new bytes.
+            reload_all.get_or_insert(url);
+            continue;
+        }
+        match graph.propagate(&url, timestamp) {
+            Propagation::Updates(found) => updates.extend(found),
+            Propagation::FullReload { .. } => {
+                reload_all.get_or_insert(url);
+            }
+            // Served as a module but not in the graph (a public file): reload.
+            Propagation::NotInGraph if as_module => {
+                reload_all.get_or_insert(url);
+            }
+            Propagation::NotInGraph if served_urls.is_empty() => {
+                tracing::debug!(url, "changed, but no browser has loaded it");
+            }
+            Propagation::NotInGraph => {}
+        }
     }
+    if let Some(trigger) = reload_all {
+        return vec![Payload::FullReload {
+            path: Some("*".into()),
+            triggered_by: Some(trigger),
+        }];
+    }
+    let mut payloads = Vec::new();
+    if !updates.is_empty() {
+        dedupe(&mut updates);
+        payloads.push(Payload::Update { updates });
+    }
+    match pages.len() {
+        0 => {}
+        1 => payloads.push(Payload::FullReload {
+            path: pages.pop_first(),
+            triggered_by: None,
+        }),
+        _ => payloads.push(Payload::full_reload_all()),
+    }
+    payloads
 }
 
 /// The `reload_on` patterns: relative to the root; a pattern without `/` also matches file
@@ -245,7 +317,7 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
     for pattern in patterns {
         let bad = |err: globset::Error| crate::Error::BadPattern {
             pattern: pattern.clone(),
-            reason: err.kind().to_string(),
+            source: Box::new(err),
         };
         let trimmed = pattern.trim_start_matches('/');
         let full = if trimmed.contains('/') {
@@ -263,7 +335,7 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
         .map(Some)
         .map_err(|err| crate::Error::BadPattern {
             pattern: patterns.join(" "),
-            reason: err.kind().to_string(),
+            source: Box::new(err),
         })
 }
 
@@ -278,6 +350,7 @@ pub(crate) fn url_path(root: &Path, path: &Path) -> Option<String> {
     (!url.is_empty()).then_some(url)
 }
 
+/// The content hash of the file at `path`; `None` when unreadable or over [`HASHED_LIMIT`].
 fn hash_file(path: &Path) -> Option<u64> {
     let meta = std::fs::metadata(path).ok()?;
     if meta.len() > HASHED_LIMIT {
@@ -321,5 +394,312 @@ pub(crate) fn describe(payload: &Payload) -> String {
         Payload::Error { err } => format!("error {}", err.message),
         Payload::Custom { event, .. } => format!("custom {event}"),
         Payload::Connected | Payload::Ping => payload.kind().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::serve_module;
+    use ChangeKind::{Created, Modified, Removed};
+
+    const T: u64 = 1000;
+
+    /// One rule of the planner: the state before, the changes, and the payloads expected.
+    struct Case {
+        rule: &'static str,
+        /// `(file under /site, URL, bytes as served)`.
+        served: &'static [(&'static str, &'static str, &'static str)],
+        /// `(URL, source)` of modules served, in order.
+        modules: &'static [(&'static str, &'static str)],
+        changes: &'static [(&'static str, ChangeKind)],
+        /// Files' content now; a file not listed cannot be read.
+        now: &'static [(&'static str, &'static str)],
+        reload_on: &'static [&'static str],
+        overflowed: bool,
+        expect: fn() -> Vec<Payload>,
+    }
+
+    const BASE: Case = Case {
+        rule: "",
+        served: &[],
+        modules: &[],
+        changes: &[],
+        now: &[],
+        reload_on: &[],
+        overflowed: false,
+        expect: Vec::new,
+    };
+
+    fn reload_all_by(url: &str) -> Payload {
+        Payload::FullReload {
+            path: Some("*".into()),
+            triggered_by: Some(url.into()),
+        }
+    }
+
+    fn run(case: &Case) -> Vec<Payload> {
+        let root = PathBuf::from("/site");
+        let rules = Rules {
+            root: root.clone(),
+            reload_on: reload_globs(
+                &case
+                    .reload_on
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap(),
+        };
+        let mut served = ServedFiles::default();
+        for (file, url, body) in case.served {
+            let path = root.join(file);
+            let module = crate::modules::kind_of(&path).is_some();
+            served.record(&path, url, module, "\"v1\"", Some(body.as_bytes()));
+        }
+        let mut graph = ModuleGraph::new();
+        for (url, source) in case.modules {
+            serve_module(&mut graph, url, source);
+        }
+        let changes: Vec<Change> = case
+            .changes
+            .iter()
+            .map(|(file, kind)| Change {
+                path: root.join(file),
+                kind: *kind,
+            })
+            .collect();
+        let now: HashMap<PathBuf, u64> = case
+            .now
+            .iter()
+            .map(|(file, body)| (root.join(file), content_hash(body.as_bytes())))
+            .collect();
+        let read = |path: &Path| now.get(path).copied();
+        let batch = Changes {
+            changes: &changes,
+            overflowed: case.overflowed,
+        };
+        decide(&batch, &rules, &mut served, &mut graph, &read, T)
+    }
+
+    #[test]
+    fn every_rule_of_the_planner() {
+        let cases = [
+            Case {
+                rule: "lost events reload every page",
+                overflowed: true,
+                changes: &[("a.css", Modified)],
+                expect: || vec![Payload::full_reload_all()],
+                ..BASE
+            },
+            Case {
+                rule: "a file no browser loaded sends nothing",
+                changes: &[("a.css", Modified), ("img.png", Created)],
+                now: &[("a.css", "b{}")],
+                ..BASE
+            },
+            Case {
+                rule: "a loaded stylesheet is swapped at every URL that served it",
+                served: &[("a.css", "/a.css", "a{}"), ("a.css", "/./a.css", "a{}")],
+                changes: &[("a.css", Modified)],
+                now: &[("a.css", "b{}")],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![Update::css("/./a.css", T), Update::css("/a.css", T)],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a save that leaves a loaded file's bytes unchanged sends nothing",
+                served: &[("a.css", "/a.css", "a{}"), ("p.html", "/p.html", "<p>")],
+                changes: &[("a.css", Modified), ("p.html", Modified)],
+                now: &[("a.css", "a{}"), ("p.html", "<p>")],
+                ..BASE
+            },
+            Case {
+                rule: "a file whose new content cannot be read counts as changed",
+                served: &[("a.css", "/a.css", "a{}")],
+                changes: &[("a.css", Modified)],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![Update::css("/a.css", T)],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a changed page reloads the tabs showing it, loaded or not",
+                changes: &[("docs/p.html", Modified)],
+                expect: || {
+                    vec![Payload::FullReload {
+                        path: Some("/docs/p.html".into()),
+                        triggered_by: None,
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "two changed pages reload every page",
+                changes: &[("a.html", Modified), ("b.htm", Removed)],
+                expect: || vec![Payload::full_reload_all()],
+                ..BASE
+            },
+            Case {
+                rule: "a removed file that was loaded reloads every page",
+                served: &[("a.css", "/a.css", "a{}")],
+                changes: &[("a.css", Removed)],
+                expect: || vec![reload_all_by("/a.css")],
+                ..BASE
+            },
+            Case {
+                rule: "a removed module that is only imported reloads every page",
+                modules: &[("/main.js", "import './gone.js'")],
+                changes: &[("gone.js", Removed)],
+                expect: || vec![reload_all_by("/gone.js")],
+                ..BASE
+            },
+            Case {
+                rule: "a removed file nobody loaded sends nothing",
+                changes: &[("gone.css", Removed)],
+                ..BASE
+            },
+            Case {
+                rule: "a reload_on match reloads every page even if nobody loaded it",
+                reload_on: &["*.tmpl"],
+                changes: &[("views/home.tmpl", Modified)],
+                expect: || vec![reload_all_by("/views/home.tmpl")],
+                ..BASE
+            },
+            Case {
+                rule: "a self-accepting module is hot-updated",
+                served: &[("app.js", "/app.js", "v1")],
+                modules: &[("/app.js", "import.meta.hot.accept()")],
+                changes: &[("app.js", Modified)],
+                now: &[("app.js", "v2")],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![Update::js("/app.js", "/app.js", T)],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "an importer that accepts the module is the boundary",
+                modules: &[
+                    (
+                        "/main.js",
+                        "import './dep.js'; import.meta.hot.accept('./dep.js', () => {})",
+                    ),
+                    ("/dep.js", "export const x = 1"),
+                ],
+                changes: &[("dep.js", Modified)],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![Update::js("/main.js", "/dep.js", T)],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a module change nobody accepts reloads every page",
+                modules: &[("/main.js", "import './dep.js'"), ("/dep.js", "export {}")],
+                changes: &[("dep.js", Modified)],
+                expect: || vec![reload_all_by("/dep.js")],
+                ..BASE
+            },
+            Case {
+                rule: "a loaded module outside the graph reloads every page",
+                served: &[("big.js", "/big.js", "v1")],
+                changes: &[("big.js", Modified)],
+                now: &[("big.js", "v2")],
+                expect: || vec![reload_all_by("/big.js")],
+                ..BASE
+            },
+            Case {
+                rule: "any other loaded file reloads every page",
+                served: &[("logo.svg", "/logo.svg", "<svg>")],
+                changes: &[("logo.svg", Modified)],
+                now: &[("logo.svg", "<svg/>")],
+                expect: || vec![reload_all_by("/logo.svg")],
+                ..BASE
+            },
+            Case {
+                rule: "a full reload replaces the batch's updates and names the first trigger",
+                served: &[
+                    ("a.css", "/a.css", "a{}"),
+                    ("logo.svg", "/logo.svg", "<svg>"),
+                ],
+                changes: &[
+                    ("a.css", Modified),
+                    ("logo.svg", Modified),
+                    ("x.tmpl", Modified),
+                ],
+                reload_on: &["*.tmpl"],
+                expect: || vec![reload_all_by("/logo.svg")],
+                ..BASE
+            },
+            Case {
+                rule: "updates come before a page reload, duplicates dropped",
+                served: &[("a.css", "/a.css", "a{}")],
+                changes: &[
+                    ("a.css", Modified),
+                    ("a.css", Modified),
+                    ("p.html", Modified),
+                ],
+                expect: || {
+                    vec![
+                        Payload::Update {
+                            updates: vec![Update::css("/a.css", T)],
+                        },
+                        Payload::FullReload {
+                            path: Some("/p.html".into()),
+                            triggered_by: None,
+                        },
+                    ]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a path outside the root is ignored",
+                changes: &[("/elsewhere/a.html", Modified)],
+                ..BASE
+            },
+        ];
+        let mut failures = Vec::new();
+        for case in &cases {
+            let got = run(case);
+            let want = (case.expect)();
+            if got != want {
+                failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", case.rule));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn the_known_version_follows_each_save() {
+        let root = Path::new("/site");
+        let mut served = ServedFiles::default();
+        served.record(&root.join("a.css"), "/a.css", false, "\"v1\"", Some(b"a{}"));
+        let v2 = Some(content_hash(b"b{}"));
+        assert!(!served.unchanged(&root.join("a.css"), v2));
+        assert!(
+            served.unchanged(&root.join("a.css"), v2),
+            "b{{}} is now known"
+        );
+    }
+
+    #[test]
+    fn a_version_served_again_is_not_hashed_again() {
+        let path = Path::new("/site/a.css");
+        let mut served = ServedFiles::default();
+        served.record(path, "/a.css", false, "\"v1\"", Some(b"a{}"));
+        // Same tag without bytes (a 304): the known hash stays.
+        served.record(path, "/a.css", false, "\"v1\"", None);
+        assert!(served.unchanged(path, Some(content_hash(b"a{}"))));
+        // A new tag without bytes (streamed): nothing known any more.
+        served.record(path, "/a.css", false, "\"v2\"", None);
+        assert!(!served.has_hash(path));
     }
 }

@@ -2,9 +2,6 @@
 //! are wired by the composition root, [`HotService`](crate::HotService) in `service.rs`;
 //! this module only runs it.
 
-use crate::http::fragment::{FragmentLog, FragmentSeen, FragmentSniffer};
-use crate::http::ws::Peer;
-use crate::hub::Hub;
 use crate::{Config, Error, HotService};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -14,8 +11,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -87,8 +82,8 @@ impl Server {
                         return Err(Error::PortInUse { port: first });
                     }
                 }
-                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-                    return Err(Error::BindDenied { addr });
+                Err(source) if source.kind() == io::ErrorKind::PermissionDenied => {
+                    return Err(Error::BindDenied { addr, source });
                 }
                 Err(source) => return Err(Error::Bind { addr, source }),
             }
@@ -155,21 +150,6 @@ impl Server {
     #[cfg(feature = "tls")]
     pub fn certificate(&self) -> Option<&crate::CertificateSource> {
         self.tls.as_ref().map(|tls| &tls.source)
-    }
-
-    /// The HMR channel: send payloads to every connected browser.
-    pub fn hub(&self) -> &Hub {
-        self.service.hub()
-    }
-
-    /// The secret browsers present to open the HMR socket (embedded in the served client).
-    pub fn token(&self) -> &str {
-        self.service.token()
-    }
-
-    /// The canonical folder being served.
-    pub fn root(&self) -> &Path {
-        self.service.root()
     }
 
     /// The request handler and its stages: events, `notify_changed`, the hub. Clone it
@@ -261,16 +241,15 @@ impl Connection {
             watcher,
             peer,
         } = self;
-        let fragments = Arc::new(FragmentLog::default());
-        let io = FragmentSniffer::new(io, fragments.clone());
+        // The same two pieces an embedder uses (see `Connection`), so both answer alike.
+        let (io, connection) = crate::Connection::new(io, peer);
+        let connection = if secure {
+            connection.over_tls()
+        } else {
+            connection
+        };
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            if req.version() <= hyper::Version::HTTP_11 && fragments.next_had_fragment() {
-                req.extensions_mut().insert(FragmentSeen);
-            }
-            req.extensions_mut().insert(Peer(peer));
-            if secure {
-                req.extensions_mut().insert(crate::http::OverTls);
-            }
+            connection.tag(&mut req);
             let service = service.clone();
             async move { Ok::<_, Infallible>(service.handle(req).await) }
         });
@@ -353,7 +332,7 @@ async fn load_tls(config: &Config) -> Result<Option<crate::tls::Tls>, Error> {
     tokio::task::spawn_blocking(move || crate::tls::Tls::load(&tls))
         .await
         .map_err(|err| Error::Tls {
-            reason: err.to_string(),
+            source: Box::new(err),
         })?
         .map(Some)
 }
@@ -363,18 +342,16 @@ async fn resolve_host(host: &str) -> Result<std::net::IpAddr, Error> {
     if let Ok(ip) = trimmed.parse() {
         return Ok(ip);
     }
-    let bad = |reason: String| Error::BadHost {
+    let bad = |source: io::Error| Error::BadHost {
         host: host.to_owned(),
-        reason,
+        source,
     };
-    let mut addrs = tokio::net::lookup_host((trimmed, 0))
-        .await
-        .map_err(|e| bad(e.to_string()))?;
+    let mut addrs = tokio::net::lookup_host((trimmed, 0)).await.map_err(bad)?;
     // Prefer IPv4 for `localhost`: it is what most tools and docs use.
     let all: Vec<SocketAddr> = addrs.by_ref().collect();
     all.iter()
         .find(|a| a.is_ipv4())
         .or(all.first())
         .map(|a| a.ip())
-        .ok_or_else(|| bad("no addresses".into()))
+        .ok_or_else(|| bad(io::Error::new(io::ErrorKind::NotFound, "no addresses")))
 }

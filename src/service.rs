@@ -5,9 +5,10 @@
 //! the result on its own listener; build tools that already run hyper mount it into theirs.
 
 use crate::events::{Event, Events, FileChange};
+use crate::hmr::Hub;
 use crate::http::{Body, Served, ServedLog, Site};
-use crate::hub::Hub;
 use crate::modules::Modules;
+use crate::packages::Packages;
 use crate::plan::Plan;
 use crate::protocol::{InvalidateMessage, Payload};
 use crate::watch::{Change, ChangeKind, ChangeSet, WatchOptions, Watcher};
@@ -61,6 +62,9 @@ struct Rooms {
     modules: Arc<Modules>,
     /// Which `.env.[mode]` files `import.meta.env` reads.
     mode: String,
+    /// Polled for installs (with the `node` feature only).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    packages: Arc<Packages>,
 }
 
 /// The seam from the request path to the planner: what was served is recorded, and modules
@@ -119,12 +123,14 @@ impl HotService {
             plan: plan.clone(),
             hub: hub.clone(),
         });
+        let packages = Arc::new(Packages::new(&root));
+        let rooms_of_modules = (packages.clone(), modules.clone());
         let site = Arc::new(Site::new(
             &config,
             root,
             token,
             hub.clone(),
-            modules.clone(),
+            rooms_of_modules,
             log,
         )?);
         let watcher = start_watcher(&config, site.root()).await?;
@@ -135,6 +141,7 @@ impl HotService {
             plan,
             modules,
             mode: config.mode.clone(),
+            packages,
         };
         let stages = spawn_stages(&rooms, watcher);
         Ok(HotService {
@@ -210,12 +217,7 @@ impl HotService {
                 Change { path, kind }
             })
             .collect();
-        let set = ChangeSet {
-            changes,
-            overflowed: false,
-            first_event: Instant::now(),
-        };
-        apply_changes(&self.shared.rooms, set).await
+        apply_changes(&self.shared.rooms, changes, false, Instant::now()).await
     }
 
     /// Close every HMR socket with 1001 (going away) and stop the stages. Requests that are
@@ -286,17 +288,23 @@ fn absolute_under(root: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// The shared change pipeline: report, forget cached copies, plan, send.
-async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
+/// The shared change pipeline: report, forget cached copies, plan, send. `overflowed`:
+/// events were lost; `first_event`: when the first change was seen, for the log.
+async fn apply_changes(
+    rooms: &Rooms,
+    changes: Vec<Change>,
+    overflowed: bool,
+    first_event: Instant,
+) -> Vec<Payload> {
     let Rooms {
         site,
         hub,
         plan,
         modules,
         mode,
+        ..
     } = rooms;
-    let changes: Vec<FileChange> = set
-        .changes
+    let reported: Vec<FileChange> = changes
         .iter()
         .map(|c| FileChange {
             url: crate::plan::url_path(site.root(), &c.path).unwrap_or_else(|| "/".into()),
@@ -304,13 +312,13 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
             kind: c.kind,
         })
         .collect();
-    let env_changed = changes
+    let env_changed = reported
         .iter()
         .any(|c| crate::modules::env::is_env_file(&c.url));
-    if !changes.is_empty() {
-        hub.emit(Event::FilesChanged { changes });
+    if !reported.is_empty() {
+        hub.emit(Event::FilesChanged { changes: reported });
     }
-    site.forget(set.changes.iter().map(|c| c.path.as_path()));
+    site.forget(changes.iter().map(|c| c.path.as_path()));
     if env_changed {
         // Before the plan's reload goes out, so the reloaded pages get the new values.
         let root = site.root().to_path_buf();
@@ -320,17 +328,15 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
         }
     }
     let plan = plan.clone();
-    let first_event = set.first_event;
-    let outcome = match tokio::task::spawn_blocking(move || plan.plan(&set)).await {
-        Ok(outcome) => outcome,
+    let planned = tokio::task::spawn_blocking(move || plan.plan(&changes, overflowed)).await;
+    let payloads = match planned {
+        Ok(payloads) => payloads,
         Err(err) => {
             tracing::warn!(%err, "planning a change failed; reloading all pages");
-            crate::plan::Outcome {
-                payloads: vec![Payload::full_reload_all()],
-            }
+            vec![Payload::full_reload_all()]
         }
     };
-    for payload in &outcome.payloads {
+    for payload in &payloads {
         tracing::info!(
             "{} ({:.1?})",
             crate::plan::describe(payload),
@@ -338,7 +344,7 @@ async fn apply_changes(rooms: &Rooms, set: ChangeSet) -> Vec<Payload> {
         );
         hub.send(payload.clone());
     }
-    outcome.payloads
+    payloads
 }
 
 /// `import.meta.env` for `mode` from the `.env` files in `root` and the process environment
@@ -387,13 +393,17 @@ impl Drop for Stages {
 
 fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSet>)>) -> Stages {
     let mut tasks = Vec::new();
+    #[cfg(feature = "node")]
+    if watcher.is_some() {
+        tasks.push(tokio::spawn(watch_packages(rooms.clone())));
+    }
     if let Some((watcher, mut changes)) = watcher {
         let rooms = rooms.clone();
         tasks.push(tokio::spawn(async move {
             // The watcher lives as long as this task; dropping it stops watching.
             let _watcher = watcher;
             while let Some(set) = changes.recv().await {
-                apply_changes(&rooms, set).await;
+                apply_changes(&rooms, set.changes, set.overflowed, set.first_event).await;
             }
         }));
     }
@@ -406,6 +416,34 @@ fn spawn_stages(rooms: &Rooms, watcher: Option<(Watcher, mpsc::Receiver<ChangeSe
         }));
     }
     Stages(tasks)
+}
+
+/// How often the lockfiles and install markers are checked (a `stat` each).
+#[cfg(feature = "node")]
+const PACKAGES_POLL: Duration = Duration::from_millis(300);
+
+/// Installs, upgrades and removals of packages: new versions in the package URLs and a full
+/// reload, so no page keeps running code that is no longer installed. The watcher does not
+/// see them (it ignores `node_modules`, and a workspace's lockfile may sit above the root).
+#[cfg(feature = "node")]
+async fn watch_packages(rooms: Rooms) {
+    let mut ticks = tokio::time::interval(PACKAGES_POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let packages = rooms.packages.clone();
+        let Ok(Some(changed)) = tokio::task::spawn_blocking(move || packages.refresh()).await
+        else {
+            continue;
+        };
+        let root = rooms.site.root();
+        let shown = changed.strip_prefix(root).unwrap_or(&changed);
+        tracing::info!("packages changed ({}); reloading pages", shown.display());
+        rooms.hub.send(Payload::FullReload {
+            path: Some("*".into()),
+            triggered_by: Some(changed.display().to_string()),
+        });
+    }
 }
 
 fn invalidate(rooms: &Rooms, message: &InvalidateMessage) {

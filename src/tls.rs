@@ -137,7 +137,7 @@ impl Tls {
                             }
                         }
                         err => Error::Tls {
-                            reason: err.to_string(),
+                            source: Box::new(err),
                         },
                     })?;
                 let source = CertificateSource::Files {
@@ -157,7 +157,7 @@ impl Tls {
                         tracing::info!(%err, "the cached certificate is unusable; making a new one");
                         let (certs, key, source) = self_signed(dir.as_deref(), true)?;
                         let server = server_config(certs, key).map_err(|err| Error::Tls {
-                            reason: err.to_string(),
+                            source: Box::new(err),
                         })?;
                         Ok(Tls::new(server, source))
                     }
@@ -212,14 +212,14 @@ pub(crate) fn https_only<B>(req: &hyper::Request<B>) -> hyper::Response<crate::B
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bad = |reason: String| Error::TlsCertificate {
+    let bad = |source: Box<dyn std::error::Error + Send + Sync>| Error::TlsCertificate {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
-    let bytes = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|err| bad(Box::new(err)))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| bad(format!("not a PEM certificate: {err}")))?;
+        .map_err(|err| bad(format!("not a PEM certificate: {err}").into()))?;
     if certs.is_empty() {
         return Err(bad("no CERTIFICATE block in the file".into()));
     }
@@ -228,17 +228,17 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
 
 /// A private key: PKCS#8, PKCS#1 or SEC1.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    let bad = |reason: String| Error::TlsKey {
+    let bad = |source: Box<dyn std::error::Error + Send + Sync>| Error::TlsKey {
         path: path.to_path_buf(),
-        reason,
+        source,
     };
-    let bytes = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|err| bad(Box::new(err)))?;
     match PrivateKeyDer::from_pem_slice(&bytes) {
         Ok(key) => Ok(key),
         Err(rustls::pki_types::pem::Error::NoItemsFound) => {
             Err(bad("no PRIVATE KEY block in the file".into()))
         }
-        Err(err) => Err(bad(format!("not a PEM private key: {err}"))),
+        Err(err) => Err(bad(format!("not a PEM private key: {err}").into())),
     }
 }
 
@@ -263,7 +263,7 @@ fn self_signed(dir: Option<&Path>, fresh: bool) -> Result<Loaded, Error> {
         return Ok((certs, key, source));
     }
     let generated = generate().map_err(|err| Error::Tls {
-        reason: format!("cannot generate a self-signed certificate: {err}"),
+        source: format!("cannot generate a self-signed certificate: {err}").into(),
     })?;
     let stored = dir.and_then(|dir| match store(dir, &generated) {
         Ok(()) => Some(dir.to_path_buf()),
@@ -288,7 +288,7 @@ fn self_signed(dir: Option<&Path>, fresh: bool) -> Result<Loaded, Error> {
             },
         )),
         _ => Err(Error::Tls {
-            reason: "the generated certificate does not parse".into(),
+            source: "the generated certificate does not parse".into(),
         }),
     }
 }

@@ -103,7 +103,7 @@ impl InProcess {
             .block_on(Server::bind(config.port(0).watch(false)))
             .expect("server binds");
         let addr = server.local_addr();
-        let hub = server.hub().clone();
+        let hub = server.service().hub().clone();
         let events = server.service().events();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         rt.spawn(server.run(async {

@@ -6,10 +6,6 @@ mod common;
 use common::{TestServer, hmr_client, next_json, write};
 use hotserve::protocol::Payload;
 use hotserve::{Config, Event, HotService};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::convert::Infallible;
 use std::time::Duration;
 
 fn site() -> tempfile::TempDir {
@@ -98,35 +94,17 @@ async fn events_report_changes_and_the_payloads_they_caused() {
     assert!(update.is_some(), "an update that mentions /style.css");
 }
 
-/// A build tool's own hyper server with an API route, and hotserve mounted for the rest.
+/// `examples/mount.rs` itself: a build tool's own hyper server with an API route, and
+/// hotserve mounted for the rest.
+#[allow(dead_code)]
+#[path = "../examples/mount.rs"]
+mod mount;
+
+/// Start the example's host server over `hot` on a free port.
 async fn mounted(hot: HotService) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let hot = hot.clone();
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let hot = hot.clone();
-                async move {
-                    if req.uri().path() == "/api/hello" {
-                        let body = Full::new(bytes::Bytes::from_static(b"hello from the api"))
-                            .map_err(|never| match never {})
-                            .boxed_unsync();
-                        return Ok::<_, Infallible>(hyper::Response::new(body));
-                    }
-                    Ok(hot.handle(req).await)
-                }
-            });
-            tokio::spawn(
-                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned(),
-            );
-        }
-    });
+    tokio::spawn(mount::serve(listener, hot));
     addr
 }
 
@@ -135,8 +113,8 @@ async fn a_mounted_service_serves_files_and_hmr_beside_the_hosts_own_routes() {
     let dir = site();
     let hot = HotService::new(Config::new(dir.path())).await.unwrap();
     let addr = mounted(hot.clone()).await;
-    let api = common::request(addr, "GET", "/api/hello", &[]).await;
-    assert_eq!(api.text(), "hello from the api");
+    let api = common::request(addr, "GET", "/api/time", &[]).await;
+    assert!(api.text().starts_with("{\"now\":"), "{}", api.text());
     let css = common::request(addr, "GET", "/style.css", &[]).await;
     assert_eq!(css.status, 200);
     assert_eq!(css.text(), "a{}");
@@ -182,4 +160,63 @@ async fn build_errors_and_custom_events_go_straight_to_browsers() {
     server.hub.custom("vite:ws:disconnect", None);
     server.hub.full_reload();
     assert_eq!(next_json(&mut ws).await["type"], "full-reload");
+}
+
+#[tokio::test]
+async fn a_mounted_service_refuses_a_fragment_as_its_own_server_does() {
+    let dir = site();
+    let hot = HotService::new(Config::new(dir.path())).await.unwrap();
+    let addr = mounted(hot).await;
+    let crafted = b"GET /style.css#x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_eq!(common::raw(addr, crafted).await.status, 400);
+    let plain = b"GET /style.css HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_eq!(common::raw(addr, plain).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_fragment_after_a_host_route_on_the_same_connection_is_still_caught() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = site();
+    let hot = HotService::new(Config::new(dir.path())).await.unwrap();
+    let addr = mounted(hot).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /api/time HTTP/1.1\r\nHost: localhost\r\n\r\n\
+              GET /style.css#x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .expect("answers within 10 s")
+        .unwrap();
+    // The API's JSON body has no line break, so the second status line follows it directly.
+    let text = String::from_utf8_lossy(&out);
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &text[at..at + 12])
+        .collect();
+    assert_eq!(statuses, ["HTTP/1.1 200", "HTTP/1.1 400"], "{text}");
+}
+
+#[tokio::test]
+async fn a_mounted_service_sees_each_clients_real_address() {
+    let dir = site();
+    let hot = HotService::new(Config::new(dir.path())).await.unwrap();
+    let mut events = hot.events();
+    let addr = mounted(hot.clone()).await;
+    let _ws = hmr_client(addr).await;
+    let connected = events
+        .wait_for(
+            |e| matches!(e, Event::ClientConnected { .. }),
+            Duration::from_secs(5),
+        )
+        .await;
+    let Some(Event::ClientConnected { peer, .. }) = connected else {
+        panic!("no client connected: {connected:?}");
+    };
+    assert_eq!(peer.ip(), std::net::IpAddr::from([127, 0, 0, 1]));
+    assert_ne!(peer.port(), 0);
 }

@@ -188,7 +188,7 @@ pub fn serve_main(started: Instant, root: &Path, args: &[String]) {
         }
         let server = hotserve::Server::bind(config).await.expect("server binds");
         let port = server.local_addr().port();
-        let hub = server.hub().clone();
+        let hub = server.service().hub().clone();
         println!("ready {port} {}", started.elapsed().as_micros());
         std::io::stdout().flush().ok();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

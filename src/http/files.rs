@@ -155,6 +155,13 @@ pub(crate) fn decide(
     open(real, req, Some((cache, CacheKey::of(safe), stat_path)))
 }
 
+/// Open a file outside the root that the `/@fs/` route already checked (real path, inside
+/// an allowed package folder, not denied). Never cached by request path: the check runs
+/// again for every request.
+pub(crate) fn open_outside(real: PathBuf, req: &FileRequest) -> Outcome {
+    open(real, req, None)
+}
+
 /// The SPA fallback: browser navigations to unknown paths get the root `index.html`.
 fn fallback(root: &Path, deny: &DenyList, spa: bool, req: &FileRequest) -> Outcome {
     if !(spa && req.accepts_html) {

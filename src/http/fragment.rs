@@ -61,16 +61,23 @@ struct Head {
 /// Longest header line prefix kept; enough for the names and values we look at.
 const KEEP: usize = 64;
 
-/// An IO wrapper that feeds every byte read through the request-line watcher.
-pub(crate) struct FragmentSniffer<IO> {
+/// A connection's IO as hotserve serves it: exactly the wrapped IO, and every byte read also
+/// goes through the request-line watcher. Made by [`Connection::new`](crate::Connection::new).
+pub struct ConnectionIo<IO> {
     io: IO,
     state: State,
     log: Arc<FragmentLog>,
 }
 
-impl<IO> FragmentSniffer<IO> {
-    pub fn new(io: IO, log: Arc<FragmentLog>) -> Self {
-        FragmentSniffer {
+impl<IO> std::fmt::Debug for ConnectionIo<IO> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionIo").finish_non_exhaustive()
+    }
+}
+
+impl<IO> ConnectionIo<IO> {
+    pub(crate) fn new(io: IO, log: Arc<FragmentLog>) -> Self {
+        ConnectionIo {
             io,
             state: State::Method { started: false },
             log,
@@ -170,7 +177,7 @@ fn read_header(line: &[u8], head: &mut Head) {
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for FragmentSniffer<IO> {
+impl<IO: AsyncRead + Unpin> AsyncRead for ConnectionIo<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -186,7 +193,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for FragmentSniffer<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for FragmentSniffer<IO> {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for ConnectionIo<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -222,7 +229,7 @@ mod tests {
 
     fn flags(chunks: &[&[u8]]) -> Vec<bool> {
         let log = Arc::new(FragmentLog::default());
-        let mut sniffer = FragmentSniffer::new((), log.clone());
+        let mut sniffer = ConnectionIo::new((), log.clone());
         for chunk in chunks {
             sniffer.observe(chunk);
         }

@@ -8,12 +8,15 @@
 //! [`router::route`] decides what a request is (a file, the client, the HMR upgrade, a
 //! proxied path, or a refusal) without touching anything; [`Site::act`] carries that out.
 //! Loading a file is blocking file-system work on the blocking pool and returns a value;
-//! the transform stage hands modules to [`Modules::transform`] and puts the client's tag
-//! into pages; rendering a response is a function of what was loaded. The only thing this
+//! the transform stage resolves a JavaScript module's package imports
+//! ([`Packages::prepare`], on the blocking pool: it reads `package.json` files), hands
+//! modules to [`Modules::transform`] and puts the client's tag into pages; rendering a response is a function of what was loaded. The only thing this
 //! room tells the rest of the server is [`Served`], through the [`ServedLog`] the
 //! composition root (`service.rs`) passes in. An HMR upgrade is checked here (`ws.rs`) and
 //! the socket handed to the HMR channel.
 
+pub(crate) mod body;
+pub(crate) mod connection;
 pub(crate) mod files;
 pub(crate) mod fragment;
 pub(crate) mod host;
@@ -27,6 +30,7 @@ pub(crate) mod respond;
 pub(crate) mod router;
 pub(crate) mod ws;
 
+pub use body::Body;
 #[cfg(feature = "proxy")]
 pub(crate) use respond::html_response;
 pub(crate) use respond::{empty, full};
@@ -36,26 +40,22 @@ pub(crate) use respond::{escape_html, page};
 pub(crate) use router::request_host;
 
 use crate::client::ServedClient;
-use crate::hub::Hub;
-use crate::modules::Modules;
+use crate::hmr::Hub;
+use crate::modules::{Kind, Modules};
+use crate::packages::{ModuleError, Packages, Prepared};
 use crate::{Config, Error};
 use bytes::Bytes;
 use files::{FileBody, FileRequest, FoundFile, Outcome, Rewrite};
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode};
 use resolve::{DenyList, SafePath};
 use router::{Route, Routes};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// What a request body may fail with.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The response body type of hotserve's service.
-pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Marks a request that arrived over TLS (set by the server, read by the proxy).
 #[derive(Clone, Copy, Debug)]
@@ -98,7 +98,10 @@ pub(crate) enum Ready {
     /// A module after [`Modules::transform`].
     Module { code: Bytes },
     /// The transform failed (500); the error also goes to the overlay through [`Served`].
-    Failed(crate::protocol::ErrorInfo),
+    Broken(crate::protocol::ErrorInfo),
+    /// A module that cannot run (an import that does not resolve, a CommonJS package):
+    /// sent as a module that shows the error overlay and throws.
+    Failed(Box<ModuleError>),
 }
 
 /// The request path's state, shared by all connections.
@@ -126,18 +129,21 @@ pub(crate) struct Site {
     hub: Hub,
     /// The transform stage's module graph.
     modules: Arc<Modules>,
+    /// npm packages: bare specifiers, versions, the `/@fs/` route.
+    packages: Arc<Packages>,
     served: Arc<dyn ServedLog>,
 }
 
 impl Site {
     /// The request path for `config` serving the canonical `root`: upgrades go to `hub`,
-    /// modules through `modules`, and every file served is reported to `served`.
+    /// modules through `packages` and `modules`, and every file served is reported to
+    /// `served`.
     pub fn new(
         config: &Config,
         root: PathBuf,
         token: String,
         hub: Hub,
-        modules: Arc<Modules>,
+        (packages, modules): (Arc<Packages>, Arc<Modules>),
         served: Arc<dyn ServedLog>,
     ) -> Result<Self, Error> {
         Ok(Site {
@@ -158,6 +164,7 @@ impl Site {
             token,
             hub,
             modules,
+            packages,
             served,
         })
     }
@@ -232,6 +239,7 @@ impl Site {
                 respond::client(self.client.current(), &file_request(&req, self.inject))
             }
             Route::File(safe) => self.clone().file(req, safe).await,
+            Route::OutsideRoot(encoded) => self.clone().outside(req, encoded).await,
             Route::Refuse(refusal) => respond::refusal(&refusal),
         }
     }
@@ -253,11 +261,98 @@ impl Site {
         {
             return proxy.forward(req, target).await;
         }
-        let (ready, served) = self.transform(outcome, req.uri().path());
+        self.finish(outcome, &file_req, req.uri()).await
+    }
+
+    /// A file outside the root through `/@fs/`: only inside package folders that imports
+    /// resolved to (see [`crate::packages`]); `encoded` is the absolute path as sent.
+    async fn outside<B>(self: Arc<Self>, req: Request<B>, encoded: String) -> Response<Body> {
+        use crate::packages::FsTarget;
+        let file_req = file_request(&req, false);
+        let site = self.clone();
+        let decided = tokio::task::spawn_blocking(move || {
+            let outcome = match site.packages.fs_target(&encoded, &site.deny) {
+                FsTarget::File(real) => Ok(files::open_outside(real, &file_req)),
+                FsTarget::NotFound => Ok(Outcome::NotFound),
+                FsTarget::Refused(refusal) => Err(refusal),
+            };
+            (outcome, file_req)
+        })
+        .await;
+        match decided {
+            Ok((Ok(outcome), file_req)) => self.finish(outcome, &file_req, req.uri()).await,
+            Ok((Err(resolve::Refusal::BadRequest), _)) => {
+                respond::refusal(&router::Refusal::MalformedPath)
+            }
+            Ok((Err(resolve::Refusal::Forbidden), _)) => {
+                respond::refusal(&router::Refusal::Forbidden)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "file task failed");
+                respond::internal_error()
+            }
+        }
+    }
+
+    /// transform -> report what was served -> respond.
+    async fn finish(
+        self: Arc<Self>,
+        outcome: Outcome,
+        file_req: &FileRequest,
+        uri: &hyper::Uri,
+    ) -> Response<Body> {
+        let mut for_good = match &outcome {
+            Outcome::File(found) => self.packages.cache_for_good(&found.path, uri.query()),
+            _ => false,
+        };
+        let prepared = self.clone().prepare(&outcome, uri).await;
+        let (ready, served) = self.transform(outcome, uri.path(), prepared);
         if let Some(served) = served {
             self.served.served(served);
         }
-        respond::respond(ready, &file_req, req.uri())
+        if let Ready::Failed(err) = &ready {
+            tracing::error!("{}", err.message);
+            self.hub
+                .send(crate::protocol::Payload::Error { err: err.info() });
+            for_good = false;
+        }
+        let mut res = respond::respond(ready, file_req, uri);
+        if for_good && res.status() == StatusCode::OK {
+            // The URL carries the dependency version, which changes whenever the packages
+            // do: the browser never needs to ask again.
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("max-age=31536000, immutable"),
+            );
+        }
+        res
+    }
+
+    /// The package step of the transform stage, for JavaScript modules: bare specifiers
+    /// resolved, and in package code every import versioned and `process.env.NODE_ENV`
+    /// replaced. On the blocking pool, since resolution reads `package.json` files.
+    async fn prepare(self: Arc<Self>, outcome: &Outcome, uri: &hyper::Uri) -> Prepared {
+        let Outcome::File(found) = outcome else {
+            return Prepared::Unchanged;
+        };
+        let (Rewrite::Module(Kind::JavaScript), FileBody::Bytes(bytes)) =
+            (found.rewrite, &found.body)
+        else {
+            return Prepared::Unchanged;
+        };
+        if !cfg!(feature = "node") {
+            return Prepared::Unchanged;
+        }
+        let (bytes, real) = (bytes.clone(), found.path.clone());
+        let url = percent_encoding::percent_decode_str(uri.path())
+            .decode_utf8_lossy()
+            .into_owned();
+        tokio::task::spawn_blocking(move || match std::str::from_utf8(&bytes) {
+            Ok(text) => self.packages.prepare(&real, &url, text),
+            Err(_) => Prepared::Unchanged,
+        })
+        .await
+        .unwrap_or(Prepared::Unchanged)
     }
 
     /// The load stage: the cache, or the file system on the blocking pool. `None` when the
@@ -315,7 +410,14 @@ impl Site {
     /// The transform stage: modules go through [`Modules::transform`], pages get the
     /// client's tag, everything else passes as loaded. Also says what was served, for the
     /// planner: `url` is the request path as received.
-    fn transform(&self, outcome: Outcome, url: &str) -> (Ready, Option<Served>) {
+    ///
+    /// `prepared` is what the package step made of a JavaScript module.
+    fn transform(
+        &self,
+        outcome: Outcome,
+        url: &str,
+        prepared: Prepared,
+    ) -> (Ready, Option<Served>) {
         let served = |path: &Path, etag: &str, body: Option<Bytes>| Served {
             path: path.to_path_buf(),
             url: url.to_owned(),
@@ -339,6 +441,11 @@ impl Site {
                             _ if !kind.needs_source() => Bytes::new(),
                             _ => return (Ready::Loaded(Outcome::File(found)), None),
                         };
+                        let source = match prepared {
+                            Prepared::Unchanged => source,
+                            Prepared::Code(code) => Bytes::from(code),
+                            Prepared::Failed(err) => return (Ready::Failed(err), Some(record)),
+                        };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
                         let module = self.modules.transform(kind, &decoded, &source);
                         let record = Served {
@@ -348,7 +455,7 @@ impl Site {
                             ..record
                         };
                         let ready = match module.failure {
-                            Some(failure) => Ready::Failed(failure),
+                            Some(failure) => Ready::Broken(failure),
                             None => Ready::Module { code: module.code },
                         };
                         (ready, Some(record))

@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::io::{self, Read};
+use std::io::Read;
 use std::time::Duration;
 
 type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -125,7 +125,7 @@ impl Proxy {
         #[cfg(feature = "tls")]
         let tls = if any_https {
             let backend = super::proxy_tls::TlsBackend::new().map_err(|err| Error::Tls {
-                reason: err.to_string(),
+                source: Box::new(err),
             })?;
             Some(backend)
         } else {
@@ -277,8 +277,7 @@ impl Proxy {
                 );
             }
         }
-        let body = body.map_err(io::Error::other).boxed_unsync();
-        Response::from_parts(parts, body)
+        Response::from_parts(parts, Body::new(body))
     }
 
     /// One request to the backend: pooled HTTP/1.1 for `http://`, a TLS connection of its

@@ -94,13 +94,13 @@ impl DenyList {
                 .build()
                 .map_err(|e| crate::Error::BadPattern {
                     pattern: pattern.clone(),
-                    reason: e.kind().to_string(),
+                    source: Box::new(e),
                 })?;
             builder.add(glob);
         }
         let extra = builder.build().map_err(|e| crate::Error::BadPattern {
             pattern: patterns.join(", "),
-            reason: e.to_string(),
+            source: Box::new(e),
         })?;
         Ok(DenyList { extra })
     }

@@ -5,7 +5,7 @@ use super::files::{self, FileBody, FileRequest, FoundFile, Outcome};
 use super::router::Refusal;
 use super::{Body, Ready, inject, ws};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use http_body_util::StreamBody;
 use hyper::body::Frame;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode, Uri};
@@ -28,7 +28,7 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             let script = HeaderValue::from_static("text/javascript; charset=utf-8");
             revalidated(&etag, req, script, code)
         }
-        Ready::Failed(err) => {
+        Ready::Broken(err) => {
             let mut res = Response::new(full(format!("{}\n", err.message)));
             *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             let headers = res.headers_mut();
@@ -46,6 +46,20 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             res
         }
         Ready::Loaded(outcome) => loaded(outcome, req, uri),
+        Ready::Failed(err) => {
+            let code = err.module();
+            let len = code.len();
+            let mut res = Response::new(if req.head { empty() } else { full(code) });
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            // Never kept: the next load must try again (the package may be installed now).
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
     }
 }
 
@@ -207,7 +221,7 @@ fn file_response(found: FoundFile) -> Response<Body> {
             let reader = tokio::fs::File::from_std(file).take(len);
             let stream = ReaderStream::with_capacity(reader, STREAM_CHUNK);
             let frames = futures_util::StreamExt::map(stream, |chunk| chunk.map(Frame::data));
-            StreamBody::new(frames).boxed_unsync()
+            Body::from_io(StreamBody::new(frames))
         }
     };
     let mut res = Response::new(body);
@@ -276,13 +290,11 @@ fn with_charset(mime: &str) -> HeaderValue {
 }
 
 pub(crate) fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
+    Body::empty()
 }
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Body::full(bytes)
 }
 
 /// A small HTML page for errors, so a person in a browser sees what happened.

@@ -10,6 +10,7 @@ use super::host::HostPolicy;
 use super::resolve::{self, SafePath};
 use super::ws;
 use crate::client::CLIENT_PATH;
+use crate::packages::FS_PREFIX;
 use hyper::header;
 use hyper::{Method, Request};
 
@@ -35,6 +36,10 @@ pub(crate) enum Route<'a> {
     Upgrade(&'static str),
     /// The browser client script.
     Client,
+    /// A package file outside the root, through `/@fs/`: the rest of the path (from its
+    /// `/`, still percent-encoded) names an absolute path that the package stage checks
+    /// against the folders imports resolved to.
+    OutsideRoot(String),
     /// A path under the root, already checked component by component. After the load
     /// stage, a file that is not there may still go to a backend
     /// ([`Routes::after_missing_file`]).
@@ -112,6 +117,10 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
     if req.uri().path() == CLIENT_PATH {
         return Route::Client;
     }
+    if let Some(rest) = req.uri().path().strip_prefix(FS_PREFIX) {
+        // Keep the `/` that starts the absolute path.
+        return Route::OutsideRoot(format!("/{rest}"));
+    }
     match resolve::resolve(req.uri().path()) {
         Ok(safe) => Route::File(safe),
         Err(resolve::Refusal::BadRequest) => Route::Refuse(Refusal::MalformedPath),
@@ -173,6 +182,18 @@ mod tests {
     #[test]
     fn the_client_path_routes_to_the_client() {
         assert!(matches!(route(&get(CLIENT_PATH), &routes()), Route::Client));
+    }
+
+    #[test]
+    fn the_fs_prefix_routes_outside_the_root_with_the_absolute_path_still_encoded() {
+        let routes = routes();
+        let req = get("/@fs/home/a%20b/node_modules/x.js?v=1");
+        assert!(matches!(
+            route(&req, &routes),
+            Route::OutsideRoot(path) if path == "/home/a%20b/node_modules/x.js"
+        ));
+        // `/@fs` alone is an ordinary path under the root.
+        assert!(matches!(route(&get("/@fs"), &routes), Route::File(_)));
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub struct ScanResult {
     pub import_meta: Vec<usize>,
     /// How the module uses `import.meta.hot`.
     pub hot: HotUsage,
+    /// Byte ranges of each `process.env.NODE_ENV` read in code (not in strings, comments or
+    /// as a property of something else), which dependency code gets replaced by a string.
+    pub node_env: Vec<Range<usize>>,
+    /// Whether the source has ES module syntax at its top level (`import` or `export`
+    /// statements); a dependency without it that uses `require`/`module.exports` is CommonJS.
+    pub module_syntax: bool,
 }
 
 /// How a module opts in to hot updates; decides whether it is an HMR boundary.
@@ -343,7 +349,9 @@ impl Lexer<'_> {
         let top_level = self.stack.is_empty();
         match &self.text[start..end] {
             "import" if !property => self.import(start, top_level),
+            "process" if !property => self.process(start, end),
             "export" if !property && top_level => {
+                self.out.module_syntax = true;
                 if let Some((spec, after)) = self.clause(end, false) {
                     self.push_import(ImportKind::ReExport, start, Some(spec));
                     self.pos = after;
@@ -356,6 +364,33 @@ impl Lexer<'_> {
             _ if property => self.last = Last::Value,
             _ => self.last = Last::Ident(start, end),
         }
+    }
+
+    /// Handles the identifier `process` at `start..end`: records `process.env.NODE_ENV` when
+    /// it is read (not assigned, not the start of a longer name).
+    fn process(&mut self, start: usize, end: usize) {
+        self.last = Last::Ident(start, end);
+        let mut p = end;
+        for name in ["env", "NODE_ENV"] {
+            let dot = self.skip_trivia(p);
+            if self.at(dot) != b'.' {
+                return;
+            }
+            let word = self.skip_trivia(dot + 1);
+            let word_end = self.word_end(word);
+            if &self.text[word..word_end] != name {
+                return;
+            }
+            p = word_end;
+        }
+        let next = self.skip_trivia(p);
+        // `process.env.NODE_ENV = "x"` stays an assignment (`==` is a comparison).
+        if self.at(next) == b'=' && self.at(next + 1) != b'=' {
+            return;
+        }
+        self.out.node_env.push(start..p);
+        self.pos = p;
+        self.last = Last::Value;
     }
 
     fn push_import(&mut self, kind: ImportKind, start: usize, specifier: Option<Specifier>) {
@@ -399,6 +434,7 @@ impl Lexer<'_> {
             }
             _ if top_level => match self.clause(end, true) {
                 Some((spec, after)) => {
+                    self.out.module_syntax = true;
                     self.push_import(ImportKind::Static, start, Some(spec));
                     self.pos = after;
                     self.last = Last::Value;

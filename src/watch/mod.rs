@@ -157,9 +157,11 @@ pub struct ChangeSet {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WatchError {
-    /// The root does not exist or cannot be resolved.
+    /// The root does not exist or cannot be resolved (a missing root is
+    /// [`Error::RootMissing`](crate::Error::RootMissing) when hotserve starts the watcher:
+    /// it checks the root first).
     #[error("cannot watch {}: {source}", root.display())]
-    RootMissing {
+    RootUnresolvable {
         /// The root as given.
         root: PathBuf,
         /// Why it could not be resolved.
@@ -205,7 +207,7 @@ impl Watcher {
         let root = opts
             .root
             .canonicalize()
-            .map_err(|source| WatchError::RootMissing {
+            .map_err(|source| WatchError::RootUnresolvable {
                 root: opts.root.clone(),
                 source,
             })?;

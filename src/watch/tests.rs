@@ -180,7 +180,7 @@ async fn invalid_ignore_glob_is_a_startup_error() -> TestResult {
     let err = Watcher::start(opts).err().ok_or("glob accepted")?;
     assert!(matches!(err, WatchError::InvalidIgnoreGlob { .. }), "{err}");
     let missing = Watcher::start(WatchOptions::new(root.join("nope"))).err();
-    assert!(matches!(missing, Some(WatchError::RootMissing { .. })));
+    assert!(matches!(missing, Some(WatchError::RootUnresolvable { .. })));
     Ok(())
 }
 

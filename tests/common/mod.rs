@@ -32,9 +32,9 @@ impl TestServer {
     /// Run an already bound server until the test stops it.
     pub fn run(server: Server) -> Self {
         let addr = server.local_addr();
-        let hub = server.hub().clone();
         let service = server.service().clone();
-        let token = server.token().to_owned();
+        let hub = service.hub().clone();
+        let token = service.token().to_owned();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;

@@ -1,28 +1,21 @@
-//! The fan-out of payloads to connected browsers.
+//! The fan-out of payloads to connected browsers, and the registry of who is connected.
 //!
 //! Each payload is serialized once and the same bytes are queued to every client. Queues are
 //! bounded: a client that stops reading (a stalled tab, a dead network) never delays the
-//! others and never grows memory without bound; when its queue overflows it is told to
-//! reload (when its socket still takes writes) and closed with 1008, and a warning names it.
+//! others and never grows memory without bound; when its queue overflows the hub asks its
+//! session to end ([`Stop::Overflow`]) and a warning names it.
 
+use super::queue::{CLIENT_QUEUE, QueueError, QueueRx, QueueTx, Stop, queue};
 use crate::events::{ClientId, Event, Events};
-use crate::protocol::{
-    ClientMessage, ErrorInfo, INVALIDATE_EVENT, InvalidateMessage, Payload, Update,
-};
+use crate::protocol::{ErrorInfo, InvalidateMessage, Payload, Update};
 use crate::sync::lock;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-
-/// How many payloads may wait for one client before it counts as stalled. Browsers read
-/// within microseconds; only a client that stopped reading gets near this.
-pub(crate) const CLIENT_QUEUE: usize = 256;
 
 /// How often a silent connection is pinged (Vite's client pings every 30 s too).
 pub(crate) const DEFAULT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -55,6 +48,8 @@ struct Inner {
     invalidations: mpsc::Sender<InvalidateMessage>,
     invalidations_rx: Mutex<Option<mpsc::Receiver<InvalidateMessage>>>,
     keepalive: std::time::Duration,
+    /// Woken when the last client leaves, for [`Hub::close_all`].
+    emptied: Notify,
 }
 
 #[derive(Debug)]
@@ -63,26 +58,16 @@ struct ClientSlot {
     peer: SocketAddr,
 }
 
-/// What a connection task needs to serve one client.
-pub(crate) struct Registration {
+/// What a session needs to serve one client.
+pub(super) struct Registration {
     pub id: ClientId,
-    /// Payloads to send, and the hub's request to stop ([`Next::Stop`]).
+    /// Payloads to send, and the hub's request to stop.
     pub queue: QueueRx,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Hub {
-    /// A hub with no clients.
-    pub fn new() -> Self {
-        Self::with_keepalive(DEFAULT_KEEPALIVE)
-    }
-
-    /// A hub whose connections ping every `keepalive`.
+    /// A hub whose connections ping every `keepalive`. Only the composition root makes
+    /// one: a hub gets clients through the server's HMR route.
     pub(crate) fn with_keepalive(keepalive: std::time::Duration) -> Self {
         let (invalidations, invalidations_rx) = mpsc::channel(INVALIDATION_QUEUE);
         Hub {
@@ -95,6 +80,7 @@ impl Hub {
                 invalidations,
                 invalidations_rx: Mutex::new(Some(invalidations_rx)),
                 keepalive,
+                emptied: Notify::new(),
             }),
         }
     }
@@ -191,7 +177,7 @@ impl Hub {
     }
 
     /// How often connections ping their client.
-    pub(crate) fn keepalive(&self) -> std::time::Duration {
+    pub(super) fn keepalive(&self) -> std::time::Duration {
         self.inner.keepalive
     }
 
@@ -207,7 +193,7 @@ impl Hub {
 
     /// Register a new client. Its queue already holds `connected` and any pending payload,
     /// so they go out first, before any later broadcast.
-    pub(crate) fn register(&self, peer: SocketAddr) -> Option<Registration> {
+    pub(super) fn register(&self, peer: SocketAddr) -> Option<Registration> {
         if self.inner.shutting_down.load(Ordering::Acquire) {
             return None;
         }
@@ -230,40 +216,29 @@ impl Hub {
     }
 
     /// Forget a client whose connection ended.
-    pub(crate) fn unregister(&self, id: ClientId, reason: &str) {
-        lock(&self.inner.clients).remove(&id);
+    pub(super) fn unregister(&self, id: ClientId, reason: &str) {
+        let now_empty = {
+            let mut clients = lock(&self.inner.clients);
+            clients.remove(&id);
+            clients.is_empty()
+        };
+        if now_empty {
+            self.inner.emptied.notify_waiters();
+        }
         self.emit(Event::ClientDisconnected {
             id,
             reason: reason.to_owned(),
         });
     }
 
-    /// Handle a text message from a client. Anything unknown is ignored with a debug log;
-    /// nothing a client sends can read files or fetch modules (CVE-2026-39363).
-    pub(crate) fn receive(&self, id: ClientId, text: &str) {
-        match serde_json::from_str::<ClientMessage>(text) {
-            Ok(ClientMessage::Ping) => {}
-            Ok(ClientMessage::Custom { event, data }) if event == INVALIDATE_EVENT => {
-                match data.map(serde_json::from_value::<InvalidateMessage>) {
-                    Some(Ok(message)) => {
-                        if self.inner.invalidations.try_send(message.clone()).is_err() {
-                            tracing::warn!("too many hot.invalidate() calls at once; reloading");
-                            self.full_reload();
-                        }
-                        self.emit(Event::Invalidate { id, message });
-                    }
-                    _ => tracing::debug!(id, "ignoring malformed vite:invalidate"),
-                }
-            }
-            Ok(ClientMessage::Custom { event, data }) => {
-                self.emit(Event::ClientCustom {
-                    id,
-                    name: event,
-                    data,
-                });
-            }
-            Err(err) => tracing::debug!(id, %err, "ignoring unknown client message"),
+    /// A client's `hot.invalidate()`, for the planner. A full queue means something loops:
+    /// every page reloads instead.
+    pub(super) fn invalidate(&self, id: ClientId, message: InvalidateMessage) {
+        if self.inner.invalidations.try_send(message.clone()).is_err() {
+            tracing::warn!("too many hot.invalidate() calls at once; reloading");
+            self.full_reload();
         }
+        self.emit(Event::Invalidate { id, message });
     }
 
     /// Close every client with 1001 (going away) and refuse new ones. Returns when all
@@ -274,8 +249,14 @@ impl Hub {
             slot.queue.stop(Stop::Shutdown);
         }
         let wait = async {
-            while self.client_count() > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            loop {
+                // Registered before the check, so a session that ends in between still
+                // wakes this wait.
+                let emptied = self.inner.emptied.notified();
+                if self.client_count() == 0 {
+                    break;
+                }
+                emptied.await;
             }
         };
         if tokio::time::timeout(deadline, wait).await.is_err() {
@@ -284,159 +265,5 @@ impl Hub {
                 self.client_count()
             );
         }
-    }
-}
-
-/// Why a payload was not queued.
-#[derive(Debug)]
-enum QueueError {
-    /// `CLIENT_QUEUE` payloads are waiting: the client stopped reading.
-    Full,
-    /// The connection task is gone.
-    Closed,
-}
-
-/// Why the hub asks a connection to end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// The client stopped reading: tell it to reload if it still can, then close with 1008.
-    Overflow = 1,
-    /// The server is shutting down: close with 1001.
-    Shutdown = 2,
-}
-
-/// What the connection task gets from its queue.
-#[derive(Debug)]
-pub(crate) enum Next {
-    Payload(Utf8Bytes),
-    /// Comes before any payload still queued.
-    Stop(Stop),
-    /// The hub forgot the client and the queue is drained.
-    Closed,
-}
-
-/// A client's outgoing queue: bounded like an mpsc channel, but it allocates nothing beyond
-/// its `VecDeque` while idle (tokio's bounded mpsc allocates a 32-slot block up front, about
-/// 1.5 KiB per client with its channel state). It also carries the hub's request to stop,
-/// so the connection task waits on one waker instead of a queue and a cancellation token
-/// (whose every check takes a lock: measurable when a broadcast wakes a thousand tasks).
-#[derive(Debug)]
-struct Queue {
-    items: Mutex<VecDeque<Utf8Bytes>>,
-    waker: futures_util::task::AtomicWaker,
-    /// 0, or a [`Stop`] as its discriminant.
-    stop: AtomicU8,
-    sender_gone: AtomicBool,
-    receiver_gone: AtomicBool,
-}
-
-impl Queue {
-    fn stopped(&self) -> Option<Stop> {
-        match self.stop.load(Ordering::Acquire) {
-            0 => None,
-            1 => Some(Stop::Overflow),
-            _ => Some(Stop::Shutdown),
-        }
-    }
-}
-
-fn queue() -> (QueueTx, QueueRx) {
-    let shared = Arc::new(Queue {
-        items: Mutex::new(VecDeque::new()),
-        waker: futures_util::task::AtomicWaker::new(),
-        stop: AtomicU8::new(0),
-        sender_gone: AtomicBool::new(false),
-        receiver_gone: AtomicBool::new(false),
-    });
-    (QueueTx(shared.clone()), QueueRx(shared))
-}
-
-#[derive(Debug)]
-struct QueueTx(Arc<Queue>);
-
-impl QueueTx {
-    fn try_send(&self, item: Utf8Bytes) -> Result<(), QueueError> {
-        if self.0.receiver_gone.load(Ordering::Acquire) {
-            return Err(QueueError::Closed);
-        }
-        {
-            let mut items = lock(&self.0.items);
-            if items.len() >= CLIENT_QUEUE {
-                return Err(QueueError::Full);
-            }
-            items.push_back(item);
-        }
-        self.0.waker.wake();
-        Ok(())
-    }
-
-    /// Asks the connection to end; the first reason given sticks.
-    fn stop(&self, reason: Stop) {
-        let _ = self
-            .0
-            .stop
-            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
-        self.0.waker.wake();
-    }
-}
-
-impl Drop for QueueTx {
-    fn drop(&mut self) {
-        self.0.sender_gone.store(true, Ordering::Release);
-        self.0.waker.wake();
-    }
-}
-
-/// The connection task's end of a client queue.
-#[derive(Debug)]
-pub(crate) struct QueueRx(Arc<Queue>);
-
-impl QueueRx {
-    /// The next thing to do: a stop request first, then queued payloads in order.
-    pub(crate) fn next(&mut self) -> impl Future<Output = Next> + '_ {
-        std::future::poll_fn(|cx| {
-            let poll = || {
-                if let Some(reason) = self.0.stopped() {
-                    return Some(Next::Stop(reason));
-                }
-                let mut items = lock(&self.0.items);
-                let item = items.pop_front();
-                if items.is_empty() && items.capacity() > 4 {
-                    items.shrink_to_fit();
-                }
-                item.map(Next::Payload)
-            };
-            if let Some(next) = poll() {
-                return Poll::Ready(next);
-            }
-            self.0.waker.register(cx.waker());
-            if let Some(next) = poll() {
-                return Poll::Ready(next);
-            }
-            if self.0.sender_gone.load(Ordering::Acquire) {
-                return Poll::Ready(Next::Closed);
-            }
-            Poll::Pending
-        })
-    }
-
-    /// Resolves when the hub asks the connection to end, to abandon a stalled write.
-    pub(crate) fn stopped(&self) -> impl Future<Output = Stop> + '_ {
-        std::future::poll_fn(|cx| {
-            if let Some(reason) = self.0.stopped() {
-                return Poll::Ready(reason);
-            }
-            self.0.waker.register(cx.waker());
-            match self.0.stopped() {
-                Some(reason) => Poll::Ready(reason),
-                None => Poll::Pending,
-            }
-        })
-    }
-}
-
-impl Drop for QueueRx {
-    fn drop(&mut self) {
-        self.0.receiver_gone.store(true, Ordering::Release);
     }
 }

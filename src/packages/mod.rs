@@ -1,0 +1,261 @@
+//! npm packages for the browser: bare specifiers (`lit`, `preact/hooks`, `#internal`)
+//! resolved the way Node resolves them and rewritten to URLs this server answers, package
+//! files cached by version, and the `/@fs/` route for linked packages outside the root.
+//!
+//! The request path calls [`Packages::prepare`] for each JavaScript module before the module
+//! graph sees it (the graph then records the resolved URLs as edges), [`Packages::fs_target`]
+//! for `/@fs/` requests, and [`Packages::cache_for_good`] when it sets `Cache-Control`. The
+//! service polls [`Packages::refresh`] and reloads the pages when the installed packages
+//! change.
+//!
+//! Resolution itself is `oxc_resolver`, behind the `node` feature; without it specifiers are
+//! sent as written (pages that use an import map keep working) and the `/@fs/` route allows
+//! nothing.
+
+// Without `node` nothing resolves, so the version and allow-list are kept but never fed.
+#![cfg_attr(not(feature = "node"), allow(dead_code))]
+
+mod allow;
+#[cfg(feature = "node")]
+mod resolver;
+mod rewrite;
+mod url;
+mod version;
+
+pub(crate) use allow::FsTarget;
+pub(crate) use url::FS_PREFIX;
+
+use crate::protocol::{ErrorInfo, ErrorLocation};
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use version::Stamp;
+
+/// Package resolution and versioning for one served root.
+pub(crate) struct Packages {
+    root: PathBuf,
+    allow: allow::AllowList,
+    markers: Vec<PathBuf>,
+    state: RwLock<State>,
+    #[cfg(feature = "node")]
+    resolver: resolver::NodeResolver,
+}
+
+impl std::fmt::Debug for Packages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packages")
+            .field("root", &self.root)
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    stamp: Stamp,
+    /// `None` while no lockfile or install marker exists: then nothing is cached for good.
+    version: Option<String>,
+}
+
+/// What a module becomes before the module graph and the HMR rewrite see it.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// Serve the source as it is.
+    Unchanged,
+    /// Serve this instead (specifiers resolved, `process.env.NODE_ENV` replaced).
+    Code(String),
+    /// The module cannot run: serve [`ModuleError::module`] and report it.
+    Failed(Box<ModuleError>),
+}
+
+/// A module that cannot be served as it is, with a message a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ModuleError {
+    /// One line, for the terminal and the overlay's headline.
+    pub message: String,
+    /// The module's URL path.
+    pub url: String,
+    /// Where in the module, when the problem is one import.
+    pub loc: Option<(PathBuf, u32, u32, String)>,
+}
+
+impl ModuleError {
+    /// The `err` object of the `error` payload.
+    pub fn info(&self) -> ErrorInfo {
+        ErrorInfo {
+            message: self.message.clone(),
+            stack: String::new(),
+            id: Some(self.url.clone()),
+            frame: self
+                .loc
+                .as_ref()
+                .map(|(_, line, _, text)| format!("{line} | {text}")),
+            plugin: Some("hotserve:resolve".into()),
+            loc: self
+                .loc
+                .as_ref()
+                .map(|(file, line, column, _)| ErrorLocation {
+                    file: Some(file.display().to_string()),
+                    line: *line,
+                    column: *column,
+                }),
+        }
+    }
+
+    /// A module that shows the overlay and throws: served in place of the broken module, so
+    /// the page shows the error even before its HMR socket is open.
+    pub fn module(&self) -> String {
+        let err = serde_json::to_string(&self.info()).unwrap_or_else(|_| "{}".into());
+        format!(
+            "import {{ ErrorOverlay }} from \"{client}\";\n\
+             const err = {err};\n\
+             if (typeof document !== \"undefined\" && !document.querySelector(\"vite-error-overlay\"))\n  \
+             document.body.appendChild(new ErrorOverlay(err));\n\
+             throw new Error(err.message);\n",
+            client = crate::modules::CLIENT_URL,
+        )
+    }
+}
+
+impl Packages {
+    /// Packages for the canonical `root`. Reads the lockfiles once (blocking).
+    pub fn new(root: &Path) -> Self {
+        let markers = version::marker_files(root);
+        let state = State {
+            stamp: Stamp::take(&markers),
+            version: version::version_of(&markers),
+        };
+        Packages {
+            root: root.to_path_buf(),
+            allow: allow::AllowList::default(),
+            markers,
+            state: RwLock::new(state),
+            #[cfg(feature = "node")]
+            resolver: resolver::NodeResolver::new(),
+        }
+    }
+
+    /// The current dependency version, when a lockfile or install marker exists.
+    pub fn version(&self) -> Option<String> {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .version
+            .clone()
+    }
+
+    /// Check the lockfiles and install markers (one `stat` each). When they changed, the
+    /// resolver forgets what it read, package URLs get a new version, and the marker that
+    /// changed is returned so the caller reloads the pages. Blocking.
+    pub fn refresh(&self) -> Option<PathBuf> {
+        let stamp = Stamp::take(&self.markers);
+        let old = {
+            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+            if state.stamp == stamp {
+                return None;
+            }
+            state.stamp.clone()
+        };
+        let changed = self
+            .markers
+            .iter()
+            .zip(stamp.diff(&old))
+            .find_map(|(file, changed)| changed.then(|| file.clone()));
+        #[cfg(feature = "node")]
+        self.resolver.clear_cache();
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.version = version::version_of(&self.markers);
+        state.stamp = stamp;
+        changed.or_else(|| self.markers.first().cloned())
+    }
+
+    /// Whether the file at `real`, requested with `query`, may be cached by the browser for
+    /// good: an installed package file, asked for with the current version.
+    pub fn cache_for_good(&self, real: &Path, query: Option<&str>) -> bool {
+        cfg!(feature = "node")
+            && url::is_installed_package(real)
+            && self
+                .version()
+                .is_some_and(|v| url::version_param(query) == Some(v.as_str()))
+    }
+
+    /// Decide a `/@fs/` request; `encoded` is the path after `/@fs` as sent. Blocking.
+    pub fn fs_target(&self, encoded: &str, deny: &crate::http::resolve::DenyList) -> FsTarget {
+        self.allow.decide(encoded, deny)
+    }
+
+    /// Resolve the imports of the module at `real` (served at `url`) and, in dependency
+    /// code, replace `process.env.NODE_ENV`. Application code gets only its bare specifiers
+    /// resolved; dependency code gets every import (for the version in the URL, extension-
+    /// less paths and the `browser` field). Blocking: reads `package.json` files.
+    #[cfg(feature = "node")]
+    pub fn prepare(&self, real: &Path, url: &str, source: &str) -> Prepared {
+        let scanned = crate::modules::scan(source);
+        let dependency = url::is_installed_package(real) || !real.starts_with(&self.root);
+        if dependency && !scanned.module_syntax && resolver::looks_commonjs(source) {
+            return Prepared::Failed(Box::new(ModuleError {
+                message: resolver::commonjs_message(&self.root, real),
+                url: url.to_owned(),
+                loc: None,
+            }));
+        }
+        let version = self.version();
+        let Some(dir) = real.parent() else {
+            return Prepared::Unchanged;
+        };
+        let result = rewrite::rewrite(source, &scanned, dependency, |spec| {
+            let wanted = match url::classify(spec) {
+                url::SpecifierKind::Bare => true,
+                url::SpecifierKind::Relative => dependency,
+                url::SpecifierKind::Absolute | url::SpecifierKind::Url => false,
+            };
+            if !wanted {
+                return Ok(None);
+            }
+            let file = match self.resolver.resolve(dir, spec)? {
+                resolver::Resolved::File { path, package_dir } => {
+                    if !path.starts_with(&self.root) {
+                        let dir = package_dir.unwrap_or_else(|| path.with_file_name(""));
+                        if !self.allow.allow(&dir, &self.root) {
+                            return Err(resolver::Failure::OutsideRoot(path));
+                        }
+                    }
+                    path
+                }
+                resolver::Resolved::Empty => return Ok(Some(resolver::EMPTY_MODULE.into())),
+            };
+            Ok(Some(
+                url::package_url(&self.root, &file, version.as_deref()).url,
+            ))
+        });
+        match result {
+            Ok(Some(code)) => Prepared::Code(code),
+            Ok(None) => Prepared::Unchanged,
+            Err(unresolved) => {
+                let (line, column, text) = rewrite::line_of(source, unresolved.range.start);
+                let message =
+                    unresolved
+                        .error
+                        .message(&self.root, real, dir, &unresolved.specifier);
+                Prepared::Failed(Box::new(ModuleError {
+                    message,
+                    url: url.to_owned(),
+                    loc: Some((real.to_path_buf(), line, column, text.to_owned())),
+                }))
+            }
+        }
+    }
+
+    /// Without the `node` feature specifiers are sent as written.
+    #[cfg(not(feature = "node"))]
+    pub fn prepare(&self, _real: &Path, _url: &str, _source: &str) -> Prepared {
+        Prepared::Unchanged
+    }
+}
+
+/// `path` relative to `root` for messages, or in full when it lies outside.
+fn shown(root: &Path, path: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
