@@ -33,6 +33,7 @@ pub struct Config {
     #[cfg(feature = "proxy")]
     pub(crate) proxy: crate::http::proxy::ProxyConfig,
     pub(crate) keepalive: Duration,
+    pub(crate) mode: String,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -64,6 +65,7 @@ impl Config {
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
             keepalive: crate::hmr::DEFAULT_KEEPALIVE,
+            mode: crate::modules::env::DEFAULT_MODE.into(),
         }
     }
 
@@ -193,6 +195,15 @@ impl Config {
     /// name (`*.sqlite`). Defaults to none.
     pub fn deny(mut self, pattern: impl Into<String>) -> Self {
         self.deny.push(pattern.into());
+        self
+    }
+
+    /// The mode, as in Vite: `import.meta.env.MODE`, and which `.env.[mode]` and
+    /// `.env.[mode].local` files add to `.env` and `.env.local` (only their `VITE_`
+    /// variables reach the browser). Checked at startup: a plain name, not `local`.
+    /// Defaults to `development`.
+    pub fn mode(mut self, mode: impl Into<String>) -> Self {
+        self.mode = mode.into();
         self
     }
 

@@ -30,6 +30,9 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The mode (`Config::mode`, `--mode`) cannot name `.env` files.
+    #[error("{0}")]
+    BadMode(String),
     /// `host` did not resolve to an address.
     #[error("cannot resolve host {host:?}: {source}")]
     BadHost {

@@ -109,6 +109,10 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     reload_on: Vec<String>,
 
+    /// The mode, as in Vite: `import.meta.env.MODE`, and which `.env.[mode]` files are read.
+    #[arg(long, value_name = "NAME", default_value = "development")]
+    mode: String,
+
     /// Print events as newline-delimited JSON on stdout (the banner and logs go to stderr),
     /// for scripts and test runners: `hotserve --json | jq`.
     #[arg(long)]
@@ -174,6 +178,7 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     for glob in &args.reload_on {
         config = config.reload_on(glob);
     }
+    config = config.mode(&args.mode);
     match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => config = config.https(TlsConfig::pem_files(cert, key)),
         _ if args.https => config = config.https(TlsConfig::self_signed()),

@@ -56,8 +56,10 @@ pub(crate) struct ServedFiles(HashMap<PathBuf, ServedFile>);
 
 #[derive(Debug, Default)]
 struct ServedFile {
-    /// URL paths (as requested, without query) that served this file.
+    /// URL paths (as requested, without query) that served this file as it is.
     urls: BTreeSet<String>,
+    /// Whether it was also served as a module (transformed): its changes follow the graph.
+    module: bool,
     /// The validator of the version last served, to hash each version once.
     etag: String,
     /// Content hash of the version last served or seen.
@@ -166,11 +168,20 @@ impl Side {
 }
 
 impl ServedFiles {
-    /// Note that `url` served the file at `real` (version `etag`); `body` is the file's
-    /// content when the server had it in memory.
-    pub fn record(&mut self, real: &Path, url: &str, etag: &str, body: Option<&[u8]>) {
+    /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
+    /// `body` is the file's content when the server had it in memory.
+    pub fn record(
+        &mut self,
+        real: &Path,
+        url: &str,
+        module: bool,
+        etag: &str,
+        body: Option<&[u8]>,
+    ) {
         let entry = self.0.entry(real.to_path_buf()).or_default();
-        if !entry.urls.contains(url) {
+        if module {
+            entry.module = true;
+        } else if !entry.urls.contains(url) {
             entry.urls.insert(url.to_owned());
         }
         if entry.etag != etag {
@@ -179,10 +190,11 @@ impl ServedFiles {
         }
     }
 
-    fn urls(&self, path: &Path) -> Vec<String> {
+    /// The URLs that served the file as it is, and whether it was served as a module.
+    fn served_as(&self, path: &Path) -> (Vec<String>, bool) {
         self.0
             .get(path)
-            .map(|e| e.urls.iter().cloned().collect())
+            .map(|e| (e.urls.iter().cloned().collect(), e.module))
             .unwrap_or_default()
     }
 
@@ -224,10 +236,17 @@ impl Plan {
         self
     }
 
-    /// Note that `url` served the file at `real` (version `etag`); `body` is the file's
-    /// content when the server had it in memory.
-    pub fn record_served(&self, real: &Path, url: &str, etag: &str, body: Option<&[u8]>) {
-        lock(&self.served).record(real, url, etag, body);
+    /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
+    /// `body` is the file's content when the server had it in memory.
+    pub fn record_served(
+        &self,
+        real: &Path,
+        url: &str,
+        module: bool,
+        etag: &str,
+        body: Option<&[u8]>,
+    ) {
+        lock(&self.served).record(real, url, module, etag, body);
     }
 
     /// Decide the payloads for `changes` (`overflowed`: events were lost). Reads changed
@@ -330,6 +349,13 @@ pub(crate) fn decide(
             rich.reload(&url);
             continue;
         }
+        if crate::modules::env::is_env_file(&url) {
+            // `import.meta.env` changed (the composition root has reloaded it): every page
+            // runs modules that may read it.
+            plain.reload(&url);
+            rich.reload(&url);
+            continue;
+        }
         let unchanged = |served: &mut ServedFiles| served.unchanged(path, read(path));
         let ext = extension(path);
         if ext == "html" || ext == "htm" {
@@ -340,7 +366,8 @@ pub(crate) fn decide(
             }
             continue;
         }
-        let served_urls = served.urls(path);
+        let (served_urls, as_module) = served.served_as(path);
+        let loaded = !served_urls.is_empty() || as_module;
         let script = kind_of(path).is_some();
         let pulls = if script {
             Vec::new()
@@ -364,15 +391,33 @@ pub(crate) fn decide(
                 mark(styles);
                 rich.swap_sheets(&url, &pulls, timestamp);
                 plain.reload(&url);
-            } else if !served_urls.is_empty() || graph.module(&url).is_some() {
+            } else if loaded || graph.module(&url).is_some() {
                 plain.reload(&url);
                 rich.reload(&url);
             }
             continue;
         }
-        if !served_urls.is_empty() && unchanged(served) {
+        if loaded && unchanged(served) {
             tracing::debug!(url, "saved without changes");
             continue;
+        }
+        if as_module && !script {
+            // Imported from JavaScript (`import './x.css'`, JSON, an asset): a module of the
+            // graph, updated through it; a `<link>` or `<img>` of the same file below.
+            match graph.propagate(&url, timestamp) {
+                Propagation::Updates(found) => {
+                    plain.updates.extend(found.iter().cloned());
+                    rich.updates.extend(found);
+                }
+                // No boundary, or not in the graph (a public file): reload.
+                Propagation::FullReload { .. } | Propagation::NotInGraph => {
+                    plain.reload(&url);
+                    rich.reload(&url);
+                }
+            }
+            if served_urls.is_empty() && pulls.is_empty() {
+                continue;
+            }
         }
         if ext == "css" {
             if served_urls.is_empty() && pulls.is_empty() {
@@ -411,7 +456,14 @@ pub(crate) fn decide(
                     rich.updates.extend(found);
                     continue;
                 }
+                // No boundary, or served as a module that the graph does not know (too large
+                // to scan): reload.
                 Propagation::FullReload { .. } => {
+                    plain.reload(&url);
+                    rich.reload(&url);
+                    continue;
+                }
+                Propagation::NotInGraph if as_module => {
                     plain.reload(&url);
                     rich.reload(&url);
                     continue;
@@ -629,7 +681,9 @@ mod tests {
         };
         let mut served = ServedFiles::default();
         for (file, url, body) in case.served {
-            served.record(&root.join(file), url, "\"v1\"", Some(body.as_bytes()));
+            let path = root.join(file);
+            let module = crate::modules::kind_of(&path).is_some();
+            served.record(&path, url, module, "\"v1\"", Some(body.as_bytes()));
         }
         let mut graph = ModuleGraph::new();
         for (url, source) in case.modules {
@@ -1020,7 +1074,7 @@ mod tests {
     fn the_known_version_follows_each_save() {
         let root = Path::new("/site");
         let mut served = ServedFiles::default();
-        served.record(&root.join("a.css"), "/a.css", "\"v1\"", Some(b"a{}"));
+        served.record(&root.join("a.css"), "/a.css", false, "\"v1\"", Some(b"a{}"));
         let v2 = Some(content_hash(b"b{}"));
         assert!(!served.unchanged(&root.join("a.css"), v2));
         assert!(
@@ -1033,12 +1087,12 @@ mod tests {
     fn a_version_served_again_is_not_hashed_again() {
         let path = Path::new("/site/a.css");
         let mut served = ServedFiles::default();
-        served.record(path, "/a.css", "\"v1\"", Some(b"a{}"));
+        served.record(path, "/a.css", false, "\"v1\"", Some(b"a{}"));
         // Same tag without bytes (a 304): the known hash stays.
-        served.record(path, "/a.css", "\"v1\"", None);
+        served.record(path, "/a.css", false, "\"v1\"", None);
         assert!(served.unchanged(path, Some(content_hash(b"a{}"))));
         // A new tag without bytes (streamed): nothing known any more.
-        served.record(path, "/a.css", "\"v2\"", None);
+        served.record(path, "/a.css", false, "\"v2\"", None);
         assert!(!served.has_hash(path));
     }
 }

@@ -60,6 +60,9 @@ struct Rooms {
     site: Arc<Site>,
     hub: Hub,
     plan: Arc<Plan>,
+    modules: Arc<Modules>,
+    /// Which `.env.[mode]` files `import.meta.env` reads.
+    mode: String,
     /// Polled for installs (with the `node` feature only).
     #[cfg_attr(not(feature = "node"), allow(dead_code))]
     packages: Arc<Packages>,
@@ -78,9 +81,15 @@ impl ServedLog for ToPlanner {
         self.plan.record_served(
             &served.path,
             &served.url,
+            served.module,
             &served.etag,
             served.body.as_deref(),
         );
+        if let Some(err) = served.error {
+            // One line for the terminal, the overlay for the browsers.
+            tracing::error!("{}", err.message);
+            self.hub.send(Payload::Error { err });
+        }
         if !served.pruned.is_empty() {
             self.hub.send(Payload::Prune {
                 paths: served.pruned,
@@ -103,10 +112,13 @@ impl HotService {
     /// turn changes into payloads. Must be called inside a tokio runtime.
     pub async fn new(config: Config) -> Result<Self, Error> {
         let root = check_root(&config.root)?;
+        crate::modules::env::check_mode(&config.mode)
+            .map_err(|bad| Error::BadMode(bad.to_string()))?;
         let token = config.token.clone().unwrap_or_else(random_token);
         let hub = Hub::with_keepalive(config.keepalive);
         let modules = Arc::new(Modules::default());
         let styles = Arc::new(Stylesheets::default());
+        modules.set_env(load_env(&root, &config.mode));
         let reload_on = crate::plan::reload_globs(&config.reload_on)?;
         let plan = Plan::new(root.clone(), modules.clone(), styles.clone());
         let plan = Arc::new(plan.reload_on(reload_on));
@@ -115,7 +127,7 @@ impl HotService {
             hub: hub.clone(),
         });
         let packages = Arc::new(Packages::new(&root));
-        let rooms_of_modules = (packages.clone(), modules, styles);
+        let rooms_of_modules = (packages.clone(), modules.clone(), styles);
         let site = Arc::new(Site::new(
             &config,
             root,
@@ -130,6 +142,8 @@ impl HotService {
             site,
             hub,
             plan,
+            modules,
+            mode: config.mode.clone(),
             packages,
         };
         let stages = spawn_stages(&rooms, watcher);
@@ -286,7 +300,12 @@ async fn apply_changes(
     first_event: Instant,
 ) -> Vec<Payload> {
     let Rooms {
-        site, hub, plan, ..
+        site,
+        hub,
+        plan,
+        modules,
+        mode,
+        ..
     } = rooms;
     let reported: Vec<FileChange> = changes
         .iter()
@@ -296,10 +315,21 @@ async fn apply_changes(
             kind: c.kind,
         })
         .collect();
+    let env_changed = reported
+        .iter()
+        .any(|c| crate::modules::env::is_env_file(&c.url));
     if !reported.is_empty() {
         hub.emit(Event::FilesChanged { changes: reported });
     }
     site.forget(changes.iter().map(|c| c.path.as_path()));
+    if env_changed {
+        // Before the plan's reload goes out, so the reloaded pages get the new values.
+        let root = site.root().to_path_buf();
+        let mode = mode.clone();
+        if let Ok(env) = tokio::task::spawn_blocking(move || load_env(&root, &mode)).await {
+            modules.set_env(env);
+        }
+    }
     let plan = plan.clone();
     let planned = tokio::task::spawn_blocking(move || plan.plan(&changes, overflowed)).await;
     let outcome = match planned {
@@ -361,6 +391,17 @@ async fn apply_changes(
     let mut sent = in_place.payloads;
     sent.extend(outcome.payloads);
     sent
+}
+
+/// `import.meta.env` for `mode` from the `.env` files in `root` and the process environment
+/// (its `VITE_` variables only).
+fn load_env(root: &Path, mode: &str) -> crate::modules::env::Env {
+    crate::modules::env::Env::load(
+        root,
+        mode,
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+    )
 }
 
 /// Start watching the root.

@@ -105,12 +105,16 @@ async fn javascript_and_wasm_get_the_types_browsers_require() {
 }
 
 #[tokio::test]
-async fn query_strings_do_not_change_the_file_served() {
+async fn a_timestamp_query_does_not_change_the_file_served_but_import_asks_for_a_module() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    let reply = server.get("/style.css?t=123&import").await;
+    let reply = server.get("/style.css?t=123").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text(), CSS);
+    // Vite's marker for an import from JavaScript: the stylesheet as a module.
+    let module = server.get("/style.css?t=123&import").await;
+    assert_eq!(module.status, 200);
+    assert!(module.text().contains("__vite__updateStyle"));
 }
 
 #[tokio::test]

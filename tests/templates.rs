@@ -196,7 +196,6 @@ fn check(tab: &mut Tab, script: &Path, template: &Template) {
 }
 
 #[test]
-#[ignore = "needs CSS/asset imports and public/ from the `wrap` branch; run with --ignored"]
 fn create_vite_vanilla_and_lit_render_and_update_unmodified() {
     let Some(script) = create_vite() else {
         return;

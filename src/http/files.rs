@@ -26,7 +26,7 @@ pub(crate) const IN_MEMORY_LIMIT: u64 = 256 * 1024;
 pub(crate) const SCRIPT_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// The request facts that decide the answer.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct FileRequest {
     pub if_none_match: Option<String>,
     pub if_modified_since: Option<String>,
@@ -37,6 +37,22 @@ pub(crate) struct FileRequest {
     pub accepts_html: bool,
     /// Serve HTML pages with the client's `<script>` tag (see [`inject`]).
     pub inject_client: bool,
+    /// The request asks for a non-JS file as a module (`?import`, `?raw`, ...).
+    pub wrap: Option<modules::wrap::Wrap>,
+    /// Send scripts as they are, without the module transform (`public/`, as in Vite).
+    pub as_is: bool,
+}
+
+impl FileRequest {
+    /// What the transform stage makes of the file at `path` for this request: the request's
+    /// wrapper first (`main.js?raw` is a string), else the file's own kind.
+    fn module_kind(&self, path: &Path) -> Option<Kind> {
+        match self.wrap {
+            Some(wrap) => Some(Kind::Wrapped(wrap)),
+            None if self.as_is => None,
+            None => modules::kind_of(path),
+        }
+    }
 }
 
 /// What the file system said about a request.
@@ -359,7 +375,8 @@ fn open(
     };
     let len = meta.len();
     let mut validators = validators_of(&meta);
-    let rewritten = modules::kind_of(&path).is_some()
+    let module = req.module_kind(&path);
+    let rewritten = module.is_some_and(Kind::needs_source)
         || crate::css::is_stylesheet(&path)
         || (req.inject_client && inject::is_html(&path));
     if len <= IN_MEMORY_LIMIT || (len <= SCRIPT_LIMIT && rewritten) {
@@ -390,6 +407,20 @@ fn open(
             );
         }
         return respond(path, validators, bytes, req);
+    }
+    if let Some(kind) = module {
+        // Too large to hold: only a module that needs none of the content (an asset's URL)
+        // is made; others go out as the file, which the browser then refuses to run.
+        if !kind.needs_source() {
+            return Outcome::File(FoundFile {
+                path,
+                validators,
+                len,
+                range: None,
+                body: FileBody::Empty,
+                rewrite: Rewrite::Module(kind),
+            });
+        }
     }
 
     if not_modified(req, &validators) {
@@ -427,7 +458,8 @@ fn open(
 /// Conditionals and ranges over a file held in memory. Modules and stylesheets skip both:
 /// they are rewritten before sending, and their validators are decided after the rewrite.
 fn respond(path: PathBuf, validators: Validators, bytes: Bytes, req: &FileRequest) -> Outcome {
-    let rewrite = if let Some(kind) = modules::kind_of(&path) {
+    // A module request (`style.css?import`) wins over the stylesheet rewrite.
+    let rewrite = if let Some(kind) = req.module_kind(&path) {
         Some(Rewrite::Module(kind))
     } else if crate::css::is_stylesheet(&path) {
         Some(Rewrite::Stylesheet)

@@ -78,6 +78,11 @@ pub(crate) struct Served {
     pub body: Option<Bytes>,
     /// Modules a served module stopped importing and nothing else imports (for `prune`).
     pub pruned: Vec<String>,
+    /// Served as a module (transformed), not as the file a page asked for: a change to it
+    /// follows the module graph, while a `<link>`ed stylesheet gets a `css-update`.
+    pub module: bool,
+    /// The file could not be made into a module: show this in the browsers' overlay.
+    pub error: Option<crate::protocol::ErrorInfo>,
 }
 
 /// Where the request path reports what it served; wired by the composition root.
@@ -94,7 +99,9 @@ pub(crate) enum Ready {
     /// An HTML page with the client's `<script>` tag at the top of its head.
     Page(FoundFile),
     /// A module after [`Modules::transform`].
-    Module { path: PathBuf, code: Bytes },
+    Module { code: Bytes },
+    /// The transform failed (500); the error also goes to the overlay through [`Served`].
+    Broken(crate::protocol::ErrorInfo),
     /// A module that cannot run (an import that does not resolve, a CommonJS package):
     /// sent as a module that shows the error overlay and throws.
     Failed(Box<ModuleError>),
@@ -115,6 +122,11 @@ pub(crate) struct Site {
     routes: Routes,
     /// Small files by request path.
     cache: files::FileCache,
+    /// `public/` under the root (canonical), if it existed at startup: its files are served
+    /// at `/` as they are, ahead of the root's (Vite's `publicDir`).
+    public: Option<PathBuf>,
+    /// Small files of `public/` by request path (the same paths as the root's, so apart).
+    public_cache: files::FileCache,
     /// The browser client served at [`CLIENT_PATH`](crate::client::CLIENT_PATH).
     client: ServedClient,
     /// The per-process secret a browser must present to open the HMR socket.
@@ -153,6 +165,8 @@ impl Site {
             spa: config.spa,
             inject: config.inject,
             cache: Default::default(),
+            public: public_dir(&root),
+            public_cache: Default::default(),
             client: ServedClient::new(crate::client::ClientConfig::of(config, &token)),
             root,
             token,
@@ -180,8 +194,9 @@ impl Site {
     }
 
     /// Forget cached copies of files that changed.
-    pub fn forget<'a>(&self, real_paths: impl IntoIterator<Item = &'a Path>) {
-        self.cache.forget(real_paths);
+    pub fn forget<'a>(&self, real_paths: impl IntoIterator<Item = &'a Path> + Clone) {
+        self.cache.forget(real_paths.clone());
+        self.public_cache.forget(real_paths);
     }
 
     /// End proxied WebSocket tunnels (shutdown).
@@ -356,11 +371,35 @@ impl Site {
         safe: SafePath,
         file_req: FileRequest,
     ) -> Option<(Outcome, FileRequest)> {
+        // Vite serves `public/` first: `/vite.svg` is `public/vite.svg` even when the root
+        // has one too. Directories (and so pages at `/`) always come from the root.
+        let try_public = !safe.trailing_slash && !safe.segments.is_empty();
+        if let Some(public) = self.public.as_ref().filter(|_| try_public) {
+            let as_is = FileRequest {
+                as_is: true,
+                ..file_req.clone()
+            };
+            if let Some(outcome) = self.public_cache.lookup(public, &safe, &as_is) {
+                return Some((outcome, as_is));
+            }
+        }
         if let Some(outcome) = self.cache.lookup(&self.root, &safe, &file_req) {
             return Some((outcome, file_req));
         }
         let decided = tokio::task::spawn_blocking(move || {
             let site = &self;
+            if let Some(public) = site.public.as_ref().filter(|_| try_public) {
+                let as_is = FileRequest {
+                    as_is: true,
+                    ..file_req.clone()
+                };
+                // No SPA fallback here: a miss goes on to the root.
+                let outcome =
+                    files::decide(public, &site.deny, false, &site.public_cache, &safe, &as_is);
+                if !matches!(outcome, Outcome::NotFound | Outcome::AddSlash) {
+                    return (outcome, as_is);
+                }
+            }
             let outcome = files::decide(
                 &site.root,
                 &site.deny,
@@ -397,6 +436,8 @@ impl Site {
             etag: etag.to_owned(),
             body,
             pruned: Vec::new(),
+            module: false,
+            error: None,
         };
         match outcome {
             Outcome::File(found) => {
@@ -407,11 +448,13 @@ impl Site {
                 let record = served(&found.path, &found.validators.etag, whole);
                 match found.rewrite {
                     Rewrite::Module(kind) => {
-                        let FileBody::Bytes(source) = &found.body else {
-                            return (Ready::Loaded(Outcome::File(found)), None);
+                        let source = match &found.body {
+                            FileBody::Bytes(source) => source.clone(),
+                            _ if !kind.needs_source() => Bytes::new(),
+                            _ => return (Ready::Loaded(Outcome::File(found)), None),
                         };
                         let source = match prepared {
-                            Prepared::Unchanged => source.clone(),
+                            Prepared::Unchanged => source,
                             Prepared::Code(code) => Bytes::from(code),
                             Prepared::Failed(err) => return (Ready::Failed(err), Some(record)),
                         };
@@ -419,11 +462,13 @@ impl Site {
                         let module = self.modules.transform(kind, &decoded, &source);
                         let record = Served {
                             pruned: module.pruned,
+                            module: true,
+                            error: module.failure.clone(),
                             ..record
                         };
-                        let ready = Ready::Module {
-                            path: found.path,
-                            code: module.code,
+                        let ready = match module.failure {
+                            Some(failure) => Ready::Broken(failure),
+                            None => Ready::Module { code: module.code },
                         };
                         (ready, Some(record))
                     }
@@ -493,7 +538,22 @@ fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("text/html")),
         inject_client,
+        wrap: crate::modules::wrap::decide(
+            req.uri().path(),
+            req.uri().query(),
+            headers
+                .get("sec-fetch-dest")
+                .is_some_and(|v| v.as_bytes() == b"script"),
+        ),
+        as_is: false,
     }
+}
+
+/// `public/` under the root, canonical, when it is a folder inside the root (a symlink
+/// that leaves the root is not followed, like any other).
+fn public_dir(root: &Path) -> Option<PathBuf> {
+    let public = std::fs::canonicalize(root.join("public")).ok()?;
+    (public.starts_with(root) && public != root && public.is_dir()).then_some(public)
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

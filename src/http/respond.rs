@@ -22,9 +22,26 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
     match ready {
         // Its entity tag is the hash of what is sent: the rewrite changes when imported
         // modules get hot-updated even though the file itself did not change.
-        Ready::Module { path, code } | Ready::Stylesheet { path, code } => {
+        // Every module is JavaScript, whatever file it was made from (`style.css?import`).
+        Ready::Module { code } => {
+            let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
+            let script = HeaderValue::from_static("text/javascript; charset=utf-8");
+            revalidated(&etag, req, script, code)
+        }
+        Ready::Stylesheet { path, code } => {
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
             revalidated(&etag, req, content_type(&path), code)
+        }
+        Ready::Broken(err) => {
+            let mut res = Response::new(full(format!("{}\n", err.message)));
+            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
         }
         Ready::Page(found) => {
             let mut res = file_response(found);
@@ -376,7 +393,6 @@ mod tests {
     #[test]
     fn a_module_is_revalidated_by_the_hash_of_what_is_sent() {
         let ready = || Ready::Module {
-            path: "/site/app.js".into(),
             code: Bytes::from_static(b"export {}"),
         };
         let uri: Uri = "/app.js".parse().unwrap();

@@ -246,6 +246,9 @@ impl ModuleGraph {
             .into_iter()
             .filter(|b| seen.insert((b.boundary.clone(), b.accepted_via.clone())))
             .map(|b| Update {
+                // A stylesheet, JSON or asset module is re-imported as `?import&t=`, or the
+                // server would send the file itself.
+                explicit_import_required: super::wrap::explicit_import_required(&b.accepted_via),
                 is_within_circular_import: b.within_circular_import,
                 first_invalidated_by: first_invalidated_by.map(str::to_owned),
                 ..Update::js(b.boundary, b.accepted_via, timestamp)

@@ -3,23 +3,31 @@
 //!
 //! - [`lexer`]: a byte-level scan of a module's imports and `import.meta.hot` use.
 //! - [`graph`]: who imports whom, who accepts hot updates, and where an update stops.
-//! - [`rewrite`]: the edits a served module gets (hot context, accepted deps, `?t=`).
+//! - [`rewrite`]: the edits a served module gets (hot context, accepted deps, `?t=`,
+//!   `?import` on imports of non-JS files, `import.meta.env`).
+//! - [`wrap`]: stylesheets, JSON and assets imported from JavaScript, as modules.
+//! - [`env`]: what `import.meta.env` holds (the mode and `VITE_` variables).
 //!
 //! The request path (`http`) hands every loaded file that [`kind_of`] names a module to
 //! [`Modules::transform`]; the planner (`plan`) reads the graph through [`Modules::graph`].
 //! Nothing here does I/O or knows about HTTP, the hub or the watcher.
 
+pub(crate) mod env;
 pub(crate) mod graph;
 pub(crate) mod lexer;
 pub(crate) mod rewrite;
+pub(crate) mod wrap;
 
 pub use graph::{ModuleGraph, ModuleNode, Propagation, resolve};
 pub use lexer::{HotUsage, Import, ImportKind, ScanResult, Specifier, scan};
 pub use rewrite::{CLIENT_URL, Rewritten, serve_module, transform_module};
 
+use crate::protocol::{ErrorInfo, ErrorLocation};
 use bytes::Bytes;
+use env::Env;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use wrap::Wrap;
 
 /// What kind of module a loaded file is served as. The load stage asks [`kind_of`] so it
 /// reads such files whole; the transform stage matches on it.
@@ -27,6 +35,17 @@ use std::sync::{Mutex, MutexGuard};
 pub(crate) enum Kind {
     /// `.js` / `.mjs`: scanned into the graph and rewritten for HMR.
     JavaScript,
+    /// A file of another kind imported from JavaScript (`./style.css?import`, `?raw`, ...):
+    /// the request, not the extension, decides ([`wrap::decide`]).
+    Wrapped(Wrap),
+}
+
+impl Kind {
+    /// Whether the transform reads the file's content (an asset's URL module does not, so
+    /// a large video imported for its URL is never read into memory).
+    pub fn needs_source(self) -> bool {
+        self != Kind::Wrapped(Wrap::Url)
+    }
 }
 
 /// The module kind of the file at `path`, from its extension; `None` for files that are not
@@ -48,6 +67,27 @@ pub(crate) struct Transformed {
     /// Modules this version stopped importing, that no other module imports: the
     /// composition root sends them in a `prune` payload.
     pub pruned: Vec<String>,
+    /// The file could not be made into a module (invalid JSON, a broken CSS module): the
+    /// request fails and the error goes to the browsers' overlay; `code` is empty.
+    pub failure: Option<ErrorInfo>,
+}
+
+impl Transformed {
+    fn module(rewritten: Rewritten) -> Self {
+        Transformed {
+            code: Bytes::from(rewritten.code),
+            pruned: rewritten.pruned,
+            failure: None,
+        }
+    }
+
+    fn failed(failure: ErrorInfo) -> Self {
+        Transformed {
+            code: Bytes::new(),
+            pruned: Vec::new(),
+            failure: Some(failure),
+        }
+    }
 }
 
 /// The module graph of everything served so far, shared by the request path (which records
@@ -55,6 +95,8 @@ pub(crate) struct Transformed {
 #[derive(Debug, Default)]
 pub(crate) struct Modules {
     graph: Mutex<ModuleGraph>,
+    /// `import.meta.env`; replaced when a `.env` file changes.
+    env: Mutex<Arc<Env>>,
 }
 
 impl Modules {
@@ -69,28 +111,107 @@ impl Modules {
     /// [`rewrite`], next to `?t=`. Failures should become an error overlay payload, never a
     /// silently wrong module.
     pub fn transform(&self, kind: Kind, url: &str, source: &Bytes) -> Transformed {
+        let env = self.env();
         match kind {
             Kind::JavaScript => match std::str::from_utf8(source) {
                 Ok(text) => {
-                    let rewritten = serve_module(&mut self.graph(), url, text);
-                    Transformed {
-                        code: Bytes::from(rewritten.code),
-                        pruned: rewritten.pruned,
-                    }
+                    let env = env::is_used(text).then(|| env.preamble());
+                    let mut graph = self.graph();
+                    Transformed::module(rewrite::serve(&mut graph, url, text, env.as_deref()))
                 }
                 // Not UTF-8: the browser will reject it too; send it unchanged.
                 Err(_) => Transformed {
                     code: source.clone(),
                     pruned: Vec::new(),
+                    failure: None,
                 },
             },
+            Kind::Wrapped(wrap) => match wrapped(wrap, url, source) {
+                // The wrapper goes through the same rewrite as any module, so the graph
+                // sees its imports and a style module's `import.meta.hot` gets its context.
+                Ok(code) => {
+                    Transformed::module(rewrite::serve(&mut self.graph(), url, &code, None))
+                }
+                Err(failure) => Transformed::failed(*failure),
+            },
         }
+    }
+
+    /// What `import.meta.env` holds now.
+    pub fn env(&self) -> Arc<Env> {
+        crate::sync::lock(&self.env).clone()
+    }
+
+    /// Replace `import.meta.env` (at startup, and when a `.env` file changed).
+    pub fn set_env(&self, env: Env) {
+        *crate::sync::lock(&self.env) = Arc::new(env);
     }
 
     /// The graph, locked. Hold it briefly: requests for modules wait on it.
     pub fn graph(&self) -> MutexGuard<'_, ModuleGraph> {
         crate::sync::lock(&self.graph)
     }
+}
+
+/// The JavaScript for a non-JS file imported at `url` (decoded path) as `wrap`.
+fn wrapped(wrap: Wrap, url: &str, source: &[u8]) -> Result<String, Box<ErrorInfo>> {
+    let text = || String::from_utf8_lossy(source);
+    let path = graph::strip_query(url);
+    Ok(match wrap {
+        Wrap::Style => wrap::style_module(path, &text(), ""),
+        Wrap::CssModule => {
+            let scoped = wrap::scope_css_module(path, &text()).map_err(|bad| {
+                Box::new(ErrorInfo {
+                    message: format!("{path}: {}", bad.message),
+                    id: Some(path.to_owned()),
+                    plugin: Some("hotserve:css-modules".into()),
+                    loc: bad.loc.map(|(line, column)| ErrorLocation {
+                        file: Some(path.to_owned()),
+                        line,
+                        column,
+                    }),
+                    ..ErrorInfo::default()
+                })
+            })?;
+            wrap::style_module(path, &scoped.css, &scoped.exports)
+        }
+        Wrap::InlineStyle | Wrap::Raw => wrap::string_module(&text()),
+        Wrap::Json => wrap::json_module(&text()).map_err(|bad| {
+            Box::new(ErrorInfo {
+                message: format!("{path}: invalid JSON: {}", bad.message),
+                id: Some(path.to_owned()),
+                plugin: Some("hotserve:json".into()),
+                loc: Some(ErrorLocation {
+                    file: Some(path.to_owned()),
+                    line: bad.line,
+                    column: bad.column,
+                }),
+                ..ErrorInfo::default()
+            })
+        })?,
+        Wrap::Url => wrap::url_module(&encode_path(path)),
+        Wrap::DataUrl => {
+            let mime = mime_guess::from_path(path).first_or_octet_stream();
+            wrap::data_url_module(mime.essence_str(), source)
+        }
+    })
+}
+
+/// A decoded URL path made safe to use as a URL again (`my logo.svg` -> `my%20logo.svg`).
+fn encode_path(path: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    const PATH: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}');
+    utf8_percent_encode(path, PATH).to_string()
 }
 
 #[cfg(test)]

@@ -22,9 +22,20 @@ pub struct Rewritten {
 ///
 /// `url` is the percent-decoded request path; a query (`?t=…`) is ignored.
 pub fn serve_module(graph: &mut ModuleGraph, url: &str, source: &str) -> Rewritten {
+    serve(graph, url, source, None)
+}
+
+/// [`serve_module`], with `env` (the `import.meta.env = …;` statement) put first when the
+/// module uses `import.meta.env`.
+pub(crate) fn serve(
+    graph: &mut ModuleGraph,
+    url: &str,
+    source: &str,
+    env: Option<&str>,
+) -> Rewritten {
     let scanned = scan(source);
     let pruned = graph.update_module(url, &scanned);
-    let code = transform_scanned(url, source, &scanned, graph);
+    let code = transform_scanned(url, source, &scanned, graph, env);
     Rewritten { code, pruned }
 }
 
@@ -39,17 +50,29 @@ pub fn serve_module(graph: &mut ModuleGraph, url: &str, source: &str) -> Rewritt
 ///   `?t=<timestamp>` (`&t=` after an existing query), so a re-imported boundary loads the
 ///   fresh chain while untouched modules keep their instances. Bare specifiers are kept.
 pub fn transform_module(url: &str, source: &str, graph: &ModuleGraph) -> String {
-    transform_scanned(url, source, &scan(source), graph)
+    transform_scanned(url, source, &scan(source), graph, None)
 }
 
-fn transform_scanned(url: &str, source: &str, scanned: &ScanResult, graph: &ModuleGraph) -> String {
+fn transform_scanned(
+    url: &str,
+    source: &str,
+    scanned: &ScanResult,
+    graph: &ModuleGraph,
+    env: Option<&str>,
+) -> String {
     let url = strip_query(url);
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
-        let timestamp = resolve(url, &spec.value)
-            .and_then(|target| graph.module(&target)?.last_hmr_timestamp());
-        if let Some(t) = timestamp {
-            edits.push((spec.range.clone(), with_timestamp(&spec.value, t)));
+        // Imports of stylesheets, JSON and assets say so (`?import`), so that the server
+        // answers them with a module and a page's `<link>`/`<img>` with the file.
+        let marked = super::wrap::mark_import(&spec.value);
+        let value = marked.as_deref().unwrap_or(&spec.value);
+        let timestamp =
+            resolve(url, value).and_then(|target| graph.module(&target)?.last_hmr_timestamp());
+        match timestamp {
+            Some(t) => edits.push((spec.range.clone(), with_timestamp(value, t))),
+            None if marked.is_some() => edits.push((spec.range.clone(), value.to_owned())),
+            None => {}
         }
     }
     for dep in &scanned.hot.accepted_deps {
@@ -61,7 +84,7 @@ fn transform_scanned(url: &str, source: &str, scanned: &ScanResult, graph: &Modu
 
     let mut out = String::with_capacity(source.len() + 200);
     let mut copied = 0;
-    if scanned.hot.mentioned {
+    if scanned.hot.mentioned || env.is_some() {
         // A byte-order mark and a hashbang must stay first; after a hashbang the preamble
         // goes at the start of the next line.
         copied = if source.starts_with('\u{FEFF}') { 3 } else { 0 };
@@ -69,11 +92,16 @@ fn transform_scanned(url: &str, source: &str, scanned: &ScanResult, graph: &Modu
             copied = source.find('\n').map_or(source.len(), |i| i + 1);
         }
         out.push_str(&source[..copied]);
+    }
+    if scanned.hot.mentioned {
         let owner = serde_json::Value::from(url).to_string();
         out.push_str(&format!(
             "import {{ createHotContext as __vite__createHotContext }} from \"{CLIENT_URL}\";\
              import.meta.hot = __vite__createHotContext({owner});"
         ));
+    }
+    if let Some(env) = env {
+        out.push_str(env);
     }
     for (range, text) in edits {
         if range.start < copied {

@@ -44,6 +44,11 @@ const BUILTIN: &[&str] = &[
     "*.kate-swp",
     ".goutputstream-*",
     "*.crswap",
+    // The root's `.env` files feed `import.meta.env`, so their changes must reach the
+    // planner even when the project ignores them (create-vite's .gitignore lists `*.local`,
+    // which covers `.env.local`). They are still never served.
+    "!/.env",
+    "!/.env.*",
 ];
 
 /// Per-directory ignore files, lowest precedence first (as ripgrep and git read them).
@@ -273,6 +278,22 @@ mod tests {
             assert!(!filter.is_ignored(&root.join(served), false), "{served}");
         }
         assert!(filter.is_ignored(Path::new("/elsewhere/a.js"), false));
+        Ok(())
+    }
+
+    #[test]
+    fn env_files_in_the_root_are_watched_even_when_a_gitignore_lists_them()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let root = tmp.path();
+        fs::write(root.join(".gitignore"), "*.local\n.env*\n")?;
+        let mut filter = Filter::new(root, &[])?;
+        filter.load_dir(root);
+        for watched in [".env", ".env.local", ".env.staging.local"] {
+            assert!(!filter.is_ignored(&root.join(watched), false), "{watched}");
+        }
+        assert!(filter.is_ignored(&root.join("notes.local"), false));
+        assert!(filter.is_ignored(&root.join("src/.env"), false));
         Ok(())
     }
 
