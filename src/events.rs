@@ -68,6 +68,18 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<Value>,
     },
+    /// Dependencies were pre-bundled for the `/@deps/` route (CommonJS packages and ES
+    /// packages of many files), by rolldown or read back from the cache on disk.
+    DepsBundled {
+        /// The bundled imports, by chunk name (`react`, `react-dom_client`).
+        entries: Vec<String>,
+        /// Read back from `node_modules/.hotserve/deps/` without running rolldown.
+        reused: bool,
+        /// How long it took, in milliseconds.
+        millis: u64,
+        /// Entries that could not be bundled (each also reaches the overlay when loaded).
+        failed: Vec<String>,
+    },
     /// A module called `import.meta.hot.invalidate()`.
     Invalidate {
         /// The client.

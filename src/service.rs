@@ -127,6 +127,12 @@ impl HotService {
             hub: hub.clone(),
         });
         let packages = Arc::new(Packages::new(&root));
+        #[cfg(feature = "bundle")]
+        {
+            let hub = hub.clone();
+            packages.on_prebundle_notice(move |notice| prebundled(&hub, notice));
+            packages.start_prebundle();
+        }
         let rooms_of_modules = (packages.clone(), modules.clone(), styles);
         let site = Arc::new(Site::new(
             &config,
@@ -489,6 +495,38 @@ async fn watch_packages(rooms: Rooms) {
             path: Some("*".into()),
             triggered_by: Some(changed.display().to_string()),
         });
+    }
+}
+
+/// A pre-bundle build finished: one terminal line, the event, and a reload when pages hold
+/// chunks of the build it replaces.
+#[cfg(feature = "bundle")]
+fn prebundled(hub: &Hub, notice: crate::packages::prebundle::Notice) {
+    use crate::packages::prebundle::Notice;
+    let Notice::Bundled {
+        entries,
+        reused,
+        took,
+        reload,
+        failed,
+    } = notice;
+    if !entries.is_empty() {
+        let how = if reused {
+            "read back from the cache"
+        } else {
+            "bundled"
+        };
+        tracing::info!("dependencies {how}: {} ({took:.1?})", entries.join(", "));
+    }
+    hub.emit(Event::DepsBundled {
+        entries,
+        reused,
+        millis: took.as_millis() as u64,
+        failed: failed.into_iter().map(|(name, _)| name).collect(),
+    });
+    if reload {
+        tracing::info!("new dependencies bundled; reloading pages");
+        hub.send(Payload::full_reload_all());
     }
 }
 

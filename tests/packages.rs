@@ -292,6 +292,9 @@ async fn node_built_ins_get_a_message_instead_of_a_blank_page() {
     assert!(message.contains("Node.js built-in"), "{message}");
 }
 
+/// Without pre-bundling (the `bundle` feature, on in the CLI; see tests/prebundle.rs) a
+/// CommonJS package cannot be served.
+#[cfg(not(feature = "bundle"))]
 #[tokio::test]
 async fn a_commonjs_package_gets_a_message_naming_it() {
     let Some((_dir, root)) = project(&["object-assign"]) else {

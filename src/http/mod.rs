@@ -249,6 +249,11 @@ impl Site {
             }
             Route::File(safe) => self.clone().file(req, safe).await,
             Route::OutsideRoot(encoded) => self.clone().outside(req, encoded).await,
+            #[cfg(feature = "bundle")]
+            Route::Deps(name) => {
+                let file_req = file_request(&req, false);
+                self.deps(file_req, req.uri().clone(), &name).await
+            }
             Route::Refuse(refusal) => respond::refusal(&refusal),
         }
     }
@@ -301,6 +306,35 @@ impl Site {
                 respond::internal_error()
             }
         }
+    }
+
+    /// A pre-bundled dependency chunk, from memory once its build is done. A chunk whose
+    /// URL names its content is cached for good.
+    #[cfg(feature = "bundle")]
+    async fn deps(&self, file_req: FileRequest, uri: hyper::Uri, name: &str) -> Response<Body> {
+        use crate::packages::prebundle::DepsFile;
+        let ready = match self.packages.deps_file(name, uri.query()).await {
+            DepsFile::Code { code, immutable } => {
+                let mut res = respond::respond(Ready::Module { code }, &file_req, &uri);
+                if immutable && res.status() == StatusCode::OK {
+                    res.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        header::HeaderValue::from_static("max-age=31536000, immutable"),
+                    );
+                }
+                return res;
+            }
+            DepsFile::Failed(err) => {
+                tracing::error!("{}", err.message);
+                self.hub
+                    .send(crate::protocol::Payload::Error { err: err.info() });
+                Ready::Failed(err)
+            }
+            DepsFile::NotFound => Ready::Loaded(Outcome::NotFound),
+            DepsFile::Refused => return respond::refusal(&router::Refusal::Forbidden),
+            DepsFile::Unavailable => return respond::unavailable(),
+        };
+        respond::respond(ready, &file_req, &uri)
     }
 
     /// transform -> report what was served -> respond.

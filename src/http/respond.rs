@@ -201,6 +201,19 @@ pub(crate) fn internal_error() -> Response<Body> {
     )
 }
 
+/// 503: what was asked for is still being made (a pre-bundle build that did not finish).
+#[cfg(feature = "bundle")]
+pub(crate) fn unavailable() -> Response<Body> {
+    let mut res = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Not ready",
+        "The dependencies are still being pre-bundled; see the server log.",
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 fn status_only(status: StatusCode) -> Response<Body> {
     let mut res = Response::new(empty());
     *res.status_mut() = status;

@@ -40,6 +40,10 @@ pub(crate) enum Route<'a> {
     /// `/`, still percent-encoded) names an absolute path that the package stage checks
     /// against the folders imports resolved to.
     OutsideRoot(String),
+    /// A pre-bundled dependency chunk under `/@deps/`: the rest of the path as sent, which
+    /// the package stage looks up by name in memory (it names no file).
+    #[cfg(feature = "bundle")]
+    Deps(String),
     /// A path under the root, already checked component by component. After the load
     /// stage, a file that is not there may still go to a backend
     /// ([`Routes::after_missing_file`]).
@@ -121,7 +125,25 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
         // Keep the `/` that starts the absolute path.
         return Route::OutsideRoot(format!("/{rest}"));
     }
+    #[cfg(feature = "bundle")]
+    if let Some(rest) = req
+        .uri()
+        .path()
+        .strip_prefix(crate::packages::prebundle::DEPS_PREFIX)
+    {
+        return Route::Deps(rest.to_owned());
+    }
     match resolve::resolve(req.uri().path()) {
+        // The pre-bundle cache: served from memory at `/@deps/`, never as files.
+        #[cfg(feature = "bundle")]
+        Ok(safe)
+            if safe
+                .segments
+                .windows(2)
+                .any(|w| w[0] == "node_modules" && w[1] == ".hotserve") =>
+        {
+            Route::Refuse(Refusal::Forbidden)
+        }
         Ok(safe) => Route::File(safe),
         Err(resolve::Refusal::BadRequest) => Route::Refuse(Refusal::MalformedPath),
         Err(resolve::Refusal::Forbidden) => Route::Refuse(Refusal::Forbidden),

@@ -16,6 +16,10 @@
 #![cfg_attr(not(feature = "node"), allow(dead_code))]
 
 mod allow;
+#[cfg(feature = "bundle")]
+mod crawl;
+#[cfg(feature = "bundle")]
+pub(crate) mod prebundle;
 #[cfg(feature = "node")]
 mod resolver;
 mod rewrite;
@@ -38,6 +42,9 @@ pub(crate) struct Packages {
     state: RwLock<State>,
     #[cfg(feature = "node")]
     resolver: resolver::NodeResolver,
+    /// CommonJS and many-file packages bundled by rolldown, served at `/@deps/`.
+    #[cfg(feature = "bundle")]
+    prebundle: std::sync::Arc<prebundle::Prebundle>,
 }
 
 impl std::fmt::Debug for Packages {
@@ -124,6 +131,8 @@ impl Packages {
             stamp: Stamp::take(&markers),
             version: version::version_of(&markers),
         };
+        #[cfg(feature = "bundle")]
+        let prebundle = std::sync::Arc::new(prebundle::Prebundle::new(root, state.version.clone()));
         Packages {
             root: root.to_path_buf(),
             allow: allow::AllowList::default(),
@@ -131,6 +140,8 @@ impl Packages {
             state: RwLock::new(state),
             #[cfg(feature = "node")]
             resolver: resolver::NodeResolver::new(),
+            #[cfg(feature = "bundle")]
+            prebundle,
         }
     }
 
@@ -165,6 +176,8 @@ impl Packages {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.version = version::version_of(&self.markers);
         state.stamp = stamp;
+        #[cfg(feature = "bundle")]
+        self.prebundle.refresh(state.version.clone());
         changed.or_else(|| self.markers.first().cloned())
     }
 
@@ -202,30 +215,31 @@ impl Packages {
         let Some(dir) = real.parent() else {
             return Prepared::Unchanged;
         };
-        let result = rewrite::rewrite(source, &scanned, dependency, |spec| {
-            let wanted = match url::classify(spec) {
-                url::SpecifierKind::Bare => true,
-                url::SpecifierKind::Relative => dependency,
-                url::SpecifierKind::Absolute | url::SpecifierKind::Url => false,
-            };
-            if !wanted {
-                return Ok(None);
+        // Resolve every import first, so that the entries this module adds to the
+        // pre-bundle are all known before any of their URLs (which carry the build's key)
+        // is written.
+        let mut targets = Vec::new();
+        for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
+            let target = self.target(dir, &spec.value, dependency, version.as_deref());
+            let failed = target.is_err();
+            targets.push(target);
+            if failed {
+                break;
             }
-            let file = match self.resolver.resolve(dir, spec)? {
-                resolver::Resolved::File { path, package_dir } => {
-                    if !path.starts_with(&self.root) {
-                        let dir = package_dir.unwrap_or_else(|| path.with_file_name(""));
-                        if !self.allow.allow(&dir, &self.root) {
-                            return Err(resolver::Failure::OutsideRoot(path));
-                        }
-                    }
-                    path
-                }
-                resolver::Resolved::Empty => return Ok(Some(resolver::EMPTY_MODULE.into())),
-            };
-            Ok(Some(
-                url::package_url(&self.root, &file, version.as_deref()).url,
-            ))
+        }
+        let mut targets = targets.into_iter();
+        let result = rewrite::rewrite(source, &scanned, dependency, |_| match targets.next() {
+            Some(Ok(Some(Pending::Url(url)))) => Ok(Some(rewrite::Target::Url(url))),
+            #[cfg(feature = "bundle")]
+            Some(Ok(Some(Pending::Bundled(name, kind)))) => {
+                let url = self.prebundle.url(&name);
+                Ok(Some(match kind {
+                    prebundle::EntryKind::CommonJs => rewrite::Target::CommonJs(url),
+                    prebundle::EntryKind::Esm => rewrite::Target::Url(url),
+                }))
+            }
+            Some(Ok(None)) | None => Ok(None),
+            Some(Err(failure)) => Err(failure),
         });
         match result {
             Ok(Some(code)) => Prepared::Code(code),
@@ -245,11 +259,115 @@ impl Packages {
         }
     }
 
+    /// Where the import `spec` of a module in `dir` goes; `dependency`: the module is
+    /// package code (its relative imports get versions too). Blocking.
+    #[cfg(feature = "node")]
+    fn target(
+        &self,
+        dir: &Path,
+        spec: &str,
+        dependency: bool,
+        version: Option<&str>,
+    ) -> Result<Option<Pending>, resolver::Failure> {
+        let kind = url::classify(spec);
+        let wanted = match kind {
+            url::SpecifierKind::Bare => true,
+            url::SpecifierKind::Relative => dependency,
+            url::SpecifierKind::Absolute | url::SpecifierKind::Url => false,
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let file = match self.resolver.resolve(dir, spec)? {
+            resolver::Resolved::File { path, package_dir } => {
+                if !path.starts_with(&self.root) {
+                    let dir = package_dir.unwrap_or_else(|| path.with_file_name(""));
+                    if !self.allow.allow(&dir, &self.root) {
+                        return Err(resolver::Failure::OutsideRoot(path));
+                    }
+                }
+                path
+            }
+            resolver::Resolved::Empty => {
+                return Ok(Some(Pending::Url(resolver::EMPTY_MODULE.into())));
+            }
+        };
+        #[cfg(feature = "bundle")]
+        if kind == url::SpecifierKind::Bare
+            && let Some(entry) = self.bundle_entry(&file, spec)
+        {
+            let kind = entry.kind;
+            return Ok(Some(Pending::Bundled(self.prebundle.want(entry), kind)));
+        }
+        Ok(Some(Pending::Url(
+            url::package_url(&self.root, &file, version).url,
+        )))
+    }
+
+    /// The pre-bundle entry for the installed package file `file` imported as `spec`, when
+    /// it needs one (CommonJS, or an ES package of many files). Blocking: reads it once.
+    #[cfg(feature = "bundle")]
+    fn bundle_entry(&self, file: &Path, spec: &str) -> Option<prebundle::Entry> {
+        if !url::is_installed_package(file) {
+            return None;
+        }
+        let kind = match self.prebundle.known_kind(file) {
+            Some(kind) => kind,
+            None => {
+                let kind = prebundle::kind_of_file(file);
+                self.prebundle.set_kind(file, kind);
+                kind
+            }
+        }?;
+        Some(prebundle::Entry {
+            name: prebundle::entry_name(spec),
+            file: file.to_path_buf(),
+            kind,
+            version: prebundle::package_version(file),
+        })
+    }
+
+    /// Crawl the pages' module graphs for the packages to pre-bundle, then build them (or
+    /// read them back from the cache): before the first page asks. Needs a tokio runtime.
+    #[cfg(feature = "bundle")]
+    pub fn start_prebundle(self: &std::sync::Arc<Self>) {
+        let packages = self.clone();
+        tokio::spawn(async move {
+            let crawler = packages.clone();
+            let entries = tokio::task::spawn_blocking(move || crawler.crawl())
+                .await
+                .unwrap_or_default();
+            packages.prebundle.start(entries);
+        });
+    }
+
+    /// Where pre-bundle results go (the composition root's terminal, events and reloads).
+    #[cfg(feature = "bundle")]
+    pub fn on_prebundle_notice(&self, notice: impl Fn(prebundle::Notice) + Send + Sync + 'static) {
+        self.prebundle.on_notice(notice);
+    }
+
+    /// A pre-bundled chunk for the `/@deps/` route: `name` is the path after the prefix, as
+    /// sent; `query` the request's. Waits for the build wanted now.
+    #[cfg(feature = "bundle")]
+    pub async fn deps_file(&self, name: &str, query: Option<&str>) -> prebundle::DepsFile {
+        self.prebundle.file(name, url::version_param(query)).await
+    }
+
     /// Without the `node` feature specifiers are sent as written.
     #[cfg(not(feature = "node"))]
     pub fn prepare(&self, _real: &Path, _url: &str, _source: &str) -> Prepared {
         Prepared::Unchanged
     }
+}
+
+/// An import, resolved, before its URL is written.
+#[cfg(feature = "node")]
+enum Pending {
+    Url(String),
+    /// An entry of the pre-bundle, by name.
+    #[cfg(feature = "bundle")]
+    Bundled(String, prebundle::EntryKind),
 }
 
 /// `path` relative to `root` for messages, or in full when it lies outside.

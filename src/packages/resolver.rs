@@ -169,9 +169,15 @@ pub(crate) fn commonjs_message(root: &Path, file: &Path) -> String {
             }
         })
         .unwrap_or_else(|| shown(root, file));
+    #[cfg(feature = "bundle")]
+    let advice = "hotserve converts CommonJS packages imported by name (they are pre-bundled), \
+                  not CommonJS files reached by a path from served ES code.";
+    #[cfg(not(feature = "bundle"))]
+    let advice = "this build of hotserve does not convert CommonJS (the `bundle` feature \
+                  does). Use a package that ships ES modules.";
     format!(
         "The package \"{package}\" is CommonJS ({}), which browsers cannot load as a module; \
-         hotserve does not convert CommonJS yet. Use a package that ships ES modules.",
+         {advice}",
         shown(root, file)
     )
 }

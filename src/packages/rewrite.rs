@@ -16,20 +16,43 @@ pub(crate) struct Unresolved<E> {
     pub error: E,
 }
 
-/// Rewrites `source`: every specifier for which `resolve` answers `Ok(Some(url))` becomes
-/// `url`, and, when `replace_node_env` is set, every `process.env.NODE_ENV` read becomes
-/// `"development"`. Specifiers answered `Ok(None)` stay as written. The first failure stops
-/// the rewrite. Returns `None` when nothing changed.
+/// Where an import goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// This URL, in place of the specifier.
+    Url(String),
+    /// A pre-bundled CommonJS package at this URL: the statement is rewritten so named
+    /// imports read properties of its `module.exports` (see `prebundle::interop`).
+    #[cfg(feature = "bundle")]
+    CommonJs(String),
+}
+
+/// Rewrites `source`: every specifier for which `resolve` answers `Ok(Some(target))` goes
+/// to the target, and, when `replace_node_env` is set, every `process.env.NODE_ENV` read
+/// becomes `"development"`. Specifiers answered `Ok(None)` stay as written. The first
+/// failure stops the rewrite. Returns `None` when nothing changed.
 pub(crate) fn rewrite<E>(
     source: &str,
     scanned: &ScanResult,
     replace_node_env: bool,
-    mut resolve: impl FnMut(&str) -> Result<Option<String>, E>,
+    mut resolve: impl FnMut(&str) -> Result<Option<Target>, E>,
 ) -> Result<Option<String>, Unresolved<E>> {
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
+    let with_specifier = scanned.imports.iter().enumerate();
+    for (index, import) in with_specifier {
+        #[cfg(not(feature = "bundle"))]
+        let _ = index;
+        let Some(spec) = import.specifier.as_ref() else {
+            continue;
+        };
         match resolve(&spec.value) {
-            Ok(Some(url)) if url != spec.value => edits.push((spec.range.clone(), url)),
+            Ok(Some(Target::Url(url))) if url != spec.value => {
+                edits.push((spec.range.clone(), url))
+            }
+            #[cfg(feature = "bundle")]
+            Ok(Some(Target::CommonJs(url))) => edits.extend(super::prebundle::interop::edits(
+                source, import, &url, index,
+            )),
             Ok(_) => {}
             Err(error) => {
                 return Err(Unresolved {
@@ -89,8 +112,10 @@ mod tests {
 
     fn run(source: &str, node_env: bool) -> Result<Option<String>, Unresolved<String>> {
         rewrite(source, &scan(source), node_env, |spec| match spec {
-            "lit" => Ok(Some("/node_modules/lit/index.js?v=1".to_owned())),
-            "./same.js" => Ok(Some("./same.js".to_owned())),
+            "lit" => Ok(Some(Target::Url(
+                "/node_modules/lit/index.js?v=1".to_owned(),
+            ))),
+            "./same.js" => Ok(Some(Target::Url("./same.js".to_owned()))),
             "missing" => Err(format!("no {spec}")),
             _ => Ok(None),
         })

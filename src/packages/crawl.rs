@@ -1,0 +1,223 @@
+//! The start-up crawl for pre-bundling: the module scripts of the pages at the root, and
+//! every module they reach, scanned for bare imports that need bundling, the way Vite's
+//! optimizer scans before the first request. Without it the first page load would find
+//! `react` and `react-dom/client` one module at a time and rebuild (and reload) in between.
+
+use super::prebundle::Entry;
+use super::{Packages, resolver, url};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// At most this many modules are read; a bigger graph gets the rest discovered on request.
+const MAX_MODULES: usize = 3000;
+
+/// Extensions of modules the crawl reads.
+const MODULE_EXTENSIONS: [&str; 8] = ["js", "mjs", "cjs", "jsx", "ts", "mts", "tsx", "cts"];
+
+impl Packages {
+    /// The entries the pages need. Blocking: reads the pages and their modules.
+    pub(super) fn crawl(&self) -> Vec<Entry> {
+        let mut queue: Vec<PathBuf> = Vec::new();
+        let mut inline: Vec<String> = Vec::new();
+        for page in pages(&self.root) {
+            let Ok(html) = std::fs::read_to_string(&page) else {
+                continue;
+            };
+            let dir = page.parent().unwrap_or(&self.root).to_path_buf();
+            let (sources, code) = module_scripts(&html);
+            inline.extend(code);
+            for src in sources {
+                if let Some(file) = self.local_file(&dir, &src) {
+                    queue.push(file);
+                }
+            }
+        }
+        let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+        let mut seen: HashSet<PathBuf> = queue.iter().cloned().collect();
+        for code in &inline {
+            self.visit(
+                &self.root.clone(),
+                code,
+                &mut queue,
+                &mut seen,
+                &mut entries,
+            );
+        }
+        while let Some(file) = queue.pop() {
+            if seen.len() > MAX_MODULES {
+                break;
+            }
+            let Ok(code) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let dir = file.parent().unwrap_or(&self.root).to_path_buf();
+            self.visit(&dir, &code, &mut queue, &mut seen, &mut entries);
+        }
+        entries.into_values().collect()
+    }
+
+    /// One module: bare imports that need bundling become entries, other modules are queued.
+    fn visit(
+        &self,
+        dir: &Path,
+        code: &str,
+        queue: &mut Vec<PathBuf>,
+        seen: &mut HashSet<PathBuf>,
+        entries: &mut BTreeMap<PathBuf, Entry>,
+    ) {
+        let scanned = crate::modules::scan(code);
+        for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
+            let value = spec.value.split(['?', '#']).next().unwrap_or_default();
+            let next = match url::classify(value) {
+                url::SpecifierKind::Url => continue,
+                url::SpecifierKind::Absolute => self.local_file(&self.root, value),
+                url::SpecifierKind::Relative | url::SpecifierKind::Bare => {
+                    match self.resolver.resolve(dir, value) {
+                        Ok(resolver::Resolved::File { path, .. }) => Some(path),
+                        _ => None,
+                    }
+                }
+            };
+            let Some(file) = next else { continue };
+            if url::classify(value) == url::SpecifierKind::Bare
+                && let Some(entry) = self.bundle_entry(&file, value)
+            {
+                entries.entry(file).or_insert(entry);
+                continue;
+            }
+            let readable = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| MODULE_EXTENSIONS.contains(&e));
+            if readable && seen.insert(file.clone()) {
+                queue.push(file);
+            }
+        }
+    }
+
+    /// The file a page's `src` or an absolute import names, when it lies inside the root.
+    fn local_file(&self, dir: &Path, src: &str) -> Option<PathBuf> {
+        let src = src.split(['?', '#']).next()?;
+        if matches!(url::classify(src), url::SpecifierKind::Url) {
+            return None;
+        }
+        let decoded = percent_encoding::percent_decode_str(src)
+            .decode_utf8()
+            .ok()?;
+        let joined = match decoded.strip_prefix('/') {
+            Some(rest) => self.root.join(rest),
+            None => dir.join(decoded.as_ref()),
+        };
+        let real = joined.canonicalize().ok()?;
+        (real.starts_with(&self.root) && real.is_file()).then_some(real)
+    }
+}
+
+/// The HTML pages the crawl starts from: those at the top of the root.
+fn pages(root: &Path) -> Vec<PathBuf> {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html") && p.is_file())
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// The `src` of each `<script type="module">` in `html`, and the code of inline ones.
+pub(crate) fn module_scripts(html: &str) -> (Vec<String>, Vec<String>) {
+    let lower = html.to_ascii_lowercase();
+    let mut sources = Vec::new();
+    let mut inline = Vec::new();
+    let mut at = 0;
+    while let Some(found) = lower[at..].find("<script") {
+        let start = at + found + "<script".len();
+        let Some(close) = lower[start..].find('>') else {
+            break;
+        };
+        let tag = &html[start..start + close];
+        let body_start = start + close + 1;
+        let body_end = lower[body_start..]
+            .find("</script")
+            .map_or(html.len(), |i| body_start + i);
+        at = body_end;
+        let attrs = attributes(tag);
+        let is_module = attrs
+            .iter()
+            .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("module"));
+        if !is_module {
+            continue;
+        }
+        match attrs.into_iter().find(|(k, _)| k == "src") {
+            Some((_, src)) => sources.push(src),
+            None => inline.push(html[body_start..body_end].to_owned()),
+        }
+    }
+    (sources, inline)
+}
+
+/// The attributes of a start tag's inside, names lowercased, values unquoted.
+fn attributes(tag: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let bytes = tag.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
+            i += 1;
+        }
+        let name_start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'/')
+        {
+            i += 1;
+        }
+        if name_start == i {
+            break;
+        }
+        let name = tag[name_start..i].to_ascii_lowercase();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < bytes.len() && bytes[i] == b'=' {
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
+                let quote = bytes[i];
+                let start = i + 1;
+                let end = tag[start..]
+                    .find(quote as char)
+                    .map_or(tag.len(), |e| start + e);
+                value = tag[start..end].to_owned();
+                i = end + 1;
+            } else {
+                let start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                value = tag[start..i].to_owned();
+            }
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_scripts_are_found_with_any_quoting_and_case() {
+        let html = "<script src=/classic.js></script>\n\
+                    <SCRIPT TYPE=module SRC=\"/src/main.jsx\"></SCRIPT>\n\
+                    <script type='module'>import 'react';</script>\n\
+                    <script async type=\"module\" src='./b.js?x=1'/></script>";
+        let (sources, inline) = module_scripts(html);
+        assert_eq!(sources, ["/src/main.jsx", "./b.js?x=1"]);
+        assert_eq!(inline, ["import 'react';"]);
+    }
+}

@@ -1,0 +1,673 @@
+//! Dependency pre-bundling, the way Vite's optimizer does it, with the same engine
+//! (rolldown): CommonJS packages (`react`, `react-dom`, `scheduler`, `object-assign`), which a
+//! browser cannot load as modules, and ES packages made of very many files (`lodash-es`),
+//! which would cost hundreds of requests, are bundled into a few ES modules served at
+//! [`DEPS_PREFIX`].
+//!
+//! - **Entries** are the bare imports that need it, found two ways: an up-front crawl of
+//!   the pages' module graphs when the server starts (so the first page load does not
+//!   trigger a second build), and every module the request path prepares. All entries are
+//!   bundled together, so what they share is one chunk: one `react` for `react-dom` and the
+//!   application.
+//! - **Builds** run on the blocking pool, one at a time, always for the newest set of
+//!   entries; a request for a chunk waits for the build that was wanted when it arrived, so
+//!   it never gets a chunk of an older build mixed with newer ones. A build that adds
+//!   entries after a page loaded chunks of the previous one reloads the pages (a second copy
+//!   of a package in one page would break it, hooks in React's case).
+//! - **The cache** on disk (`node_modules/.hotserve/deps/`) is keyed by the dependency
+//!   version (lockfiles and install markers, and hotserve's version), the entries and their
+//!   package versions; a restart with the same key reads it back without running rolldown.
+//!   A lockfile change rebuilds (and the service reloads the pages).
+//! - **Importers** of a CommonJS bundle are rewritten ([`interop`]): the bundle's only
+//!   export is `module.exports`, named imports become property reads.
+
+mod build;
+mod cache;
+pub(crate) mod interop;
+
+use super::ModuleError;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Where the chunks are served: a route of its own, answered from memory, that names no
+/// file (see [`Prebundle::file`]).
+pub(crate) const DEPS_PREFIX: &str = "/@deps/";
+
+/// How long a request for a chunk waits for a build before it gives up with a 503.
+const BUILD_WAIT: Duration = Duration::from_secs(120);
+
+/// An ES package is bundled when its own module graph has at least this many files: below
+/// it, serving the files one by one (cached for good by version) costs little; above it a
+/// first load turns into hundreds of requests (`lodash-es` has 640). Measured: see the
+/// report of issue 14.
+pub(crate) const MANY_FILES: usize = 40;
+
+/// Why a package is bundled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum EntryKind {
+    /// CommonJS: importers need [`interop`].
+    CommonJs,
+    /// ES modules, many files of them: imported as they are.
+    Esm,
+}
+
+/// One bundled import.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Entry {
+    /// The chunk's name (`react-dom_client` for `react-dom/client`).
+    pub name: String,
+    /// The resolved file.
+    pub file: PathBuf,
+    pub kind: EntryKind,
+    /// The `version` of the entry's `package.json`.
+    pub version: String,
+}
+
+/// What happened to a build, for the composition root (terminal, events, reloads).
+#[derive(Clone, Debug)]
+pub(crate) enum Notice {
+    Bundled {
+        /// The entries' names.
+        entries: Vec<String>,
+        /// Read back from the cache on disk, without running rolldown.
+        reused: bool,
+        took: Duration,
+        /// Pages loaded chunks of the previous build: reload them.
+        reload: bool,
+        /// Entries that could not be bundled, with the message.
+        failed: Vec<(String, String)>,
+    },
+}
+
+/// What a request for a chunk gets.
+#[derive(Debug)]
+pub(crate) enum DepsFile {
+    Code {
+        code: Bytes,
+        /// The URL names this exact content (a hashed chunk, or an entry asked for with the
+        /// current build's key): cache it for good.
+        immutable: bool,
+    },
+    /// An entry that failed to bundle: the module that shows the overlay.
+    Failed(Box<ModuleError>),
+    NotFound,
+    /// Not a name this route serves (a path, a dotfile, an encoded anything).
+    Refused,
+    /// No build finished in time.
+    Unavailable,
+}
+
+/// One finished build, held in memory.
+#[derive(Debug, Default)]
+struct Build {
+    generation: u64,
+    key: String,
+    files: HashMap<String, Bytes>,
+    failed: HashMap<String, String>,
+    /// A browser got a chunk of this build.
+    served: AtomicBool,
+}
+
+#[derive(Debug)]
+struct State {
+    /// By resolved file.
+    entries: BTreeMap<PathBuf, Entry>,
+    deps_version: Option<String>,
+    /// The generation requests must wait for; bumped whenever the entries or the packages
+    /// change.
+    wanted: u64,
+    /// A build task is running (or the start-up crawl, which runs the first build).
+    running: bool,
+    /// The next build follows a discovery after pages loaded chunks: reload them.
+    reload: bool,
+    /// Which kind (if any) each resolved file needs, by file: read once per install.
+    kinds: HashMap<PathBuf, Option<EntryKind>>,
+}
+
+/// The pre-bundler of one root.
+pub(crate) struct Prebundle {
+    root: PathBuf,
+    cache_dir: PathBuf,
+    state: Mutex<State>,
+    published: watch::Sender<Arc<Build>>,
+    notice: OnceLock<Box<dyn Fn(Notice) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Prebundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prebundle")
+            .field("cache_dir", &self.cache_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prebundle {
+    /// The pre-bundler for the canonical `root`. Nothing is built until [`Self::start`].
+    pub fn new(root: &Path, deps_version: Option<String>) -> Self {
+        Prebundle {
+            root: root.to_path_buf(),
+            cache_dir: cache::dir(root),
+            state: Mutex::new(State {
+                entries: BTreeMap::new(),
+                deps_version,
+                wanted: 1,
+                // Until `start` has crawled the pages, discoveries only add entries.
+                running: true,
+                reload: false,
+                kinds: HashMap::new(),
+            }),
+            published: watch::Sender::new(Arc::new(Build::default())),
+            notice: OnceLock::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where build results go (set once, by the composition root).
+    pub fn on_notice(&self, notice: impl Fn(Notice) + Send + Sync + 'static) {
+        let _ = self.notice.set(Box::new(notice));
+    }
+
+    /// After the start-up crawl found `entries`: adopt those of the cached build too when it
+    /// was made for the same dependency version (so a restart reuses it even if pages had
+    /// discovered more entries than the crawl finds), then run the first build. Must be
+    /// called inside a tokio runtime.
+    pub fn start(self: &Arc<Self>, entries: Vec<Entry>) {
+        {
+            let mut state = self.state();
+            for entry in entries {
+                add(&mut state, entry);
+            }
+            if let Some(meta) = cache::read_meta(&self.cache_dir)
+                && meta.deps_version == state.deps_version
+            {
+                for (name, file) in meta.entries {
+                    let known = state.kinds.get(&file).copied().flatten();
+                    if !state.entries.contains_key(&file)
+                        && let Some(kind) = known.or_else(|| kind_of_file(&file))
+                    {
+                        let version = package_version(&file);
+                        add(
+                            &mut state,
+                            Entry {
+                                name,
+                                file,
+                                kind,
+                                version,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        tokio::spawn(self.clone().run());
+    }
+
+    /// The kind `file` needs, if any, as far as already known.
+    pub fn known_kind(&self, file: &Path) -> Option<Option<EntryKind>> {
+        self.state().kinds.get(file).copied()
+    }
+
+    /// Remember the kind `file` needs.
+    pub fn set_kind(&self, file: &Path, kind: Option<EntryKind>) {
+        self.state().kinds.insert(file.to_path_buf(), kind);
+    }
+
+    /// Make `entry` part of the bundle (a new one schedules a build) and return its name.
+    pub fn want(self: &Arc<Self>, entry: Entry) -> String {
+        let mut state = self.state();
+        if let Some(known) = state.entries.get(&entry.file) {
+            return known.name.clone();
+        }
+        let name = add(&mut state, entry);
+        state.wanted += 1;
+        if self.published.borrow().served.load(Ordering::Relaxed) {
+            state.reload = true;
+        }
+        self.schedule(&mut state);
+        name
+    }
+
+    /// The URL of the entry `name` for the entries wanted now.
+    pub fn url(&self, name: &str) -> String {
+        let state = self.state();
+        format!("{DEPS_PREFIX}{name}.js?v={}", key(&state))
+    }
+
+    /// The installed packages changed: forget what was read, drop entries whose file is
+    /// gone, and rebuild (the service reloads the pages itself).
+    pub fn refresh(self: &Arc<Self>, deps_version: Option<String>) {
+        let mut state = self.state();
+        state.deps_version = deps_version;
+        state.kinds.clear();
+        state.entries.retain(|file, _| file.is_file());
+        for entry in state.entries.values_mut() {
+            entry.version = package_version(&entry.file);
+        }
+        state.wanted += 1;
+        state.reload = false;
+        self.schedule(&mut state);
+    }
+
+    fn schedule(self: &Arc<Self>, state: &mut State) {
+        if state.running {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        state.running = true;
+        runtime.spawn(self.clone().run());
+    }
+
+    /// Build until the newest wanted generation is published.
+    async fn run(self: Arc<Self>) {
+        loop {
+            let (generation, entries, deps_version, key, reload) = {
+                let mut state = self.state();
+                if self.published.borrow().generation >= state.wanted {
+                    state.running = false;
+                    return;
+                }
+                let reload = std::mem::take(&mut state.reload);
+                let entries: Vec<Entry> = state.entries.values().cloned().collect();
+                (
+                    state.wanted,
+                    entries,
+                    state.deps_version.clone(),
+                    key(&state),
+                    reload,
+                )
+            };
+            let started = Instant::now();
+            let this = self.clone();
+            let key_for_build = key.clone();
+            let made = tokio::task::spawn_blocking(move || {
+                this.build_or_load(&entries, deps_version, &key_for_build)
+            })
+            .await;
+            let (files, failed, reused, names) = match made {
+                Ok(made) => made,
+                Err(err) => {
+                    let message = format!("pre-bundling stopped: {err}");
+                    (
+                        HashMap::new(),
+                        HashMap::from([("*".into(), message)]),
+                        false,
+                        vec![],
+                    )
+                }
+            };
+            let mut failed_list: Vec<(String, String)> =
+                failed.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            failed_list.sort();
+            self.published.send_replace(Arc::new(Build {
+                generation,
+                key,
+                files,
+                failed,
+                served: AtomicBool::new(false),
+            }));
+            if let Some(notice) = self.notice.get() {
+                notice(Notice::Bundled {
+                    entries: names,
+                    reused,
+                    took: started.elapsed(),
+                    reload,
+                    failed: failed_list,
+                });
+            }
+        }
+    }
+
+    /// Read the cached build for `key`, or bundle `entries` and cache the result. Blocking.
+    #[allow(clippy::type_complexity)]
+    fn build_or_load(
+        &self,
+        entries: &[Entry],
+        deps_version: Option<String>,
+        key: &str,
+    ) -> (
+        HashMap<String, Bytes>,
+        HashMap<String, String>,
+        bool,
+        Vec<String>,
+    ) {
+        let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+        if entries.is_empty() {
+            return (HashMap::new(), HashMap::new(), false, names);
+        }
+        if let Some((meta, files)) = cache::load(&self.cache_dir, key) {
+            let files = files
+                .into_iter()
+                .map(|(name, code)| (name, Bytes::from(code)))
+                .collect();
+            return (files, meta.failed.into_iter().collect(), true, names);
+        }
+        let inputs: Vec<build::Input> = entries
+            .iter()
+            .map(|e| build::Input {
+                name: e.name.clone(),
+                file: e.file.clone(),
+            })
+            .collect();
+        let mut failed = HashMap::new();
+        let output = match build::bundle(&self.root, &inputs) {
+            Ok(output) => output,
+            Err(all) if inputs.len() == 1 => {
+                failed.insert(inputs[0].name.clone(), self.message(&entries[0], &all));
+                build::Output::default()
+            }
+            Err(_) => {
+                // Find the entries that fail on their own, and bundle the others together.
+                let mut good = Vec::new();
+                for (input, entry) in inputs.iter().zip(entries) {
+                    match build::bundle(&self.root, std::slice::from_ref(input)) {
+                        Ok(_) => good.push(input.clone()),
+                        Err(why) => {
+                            failed.insert(input.name.clone(), self.message(entry, &why));
+                        }
+                    }
+                }
+                match build::bundle(&self.root, &good) {
+                    Ok(output) => output,
+                    Err(why) => {
+                        for input in &good {
+                            failed.insert(input.name.clone(), why.clone());
+                        }
+                        build::Output::default()
+                    }
+                }
+            }
+        };
+        // One URL per module, or the browser runs it twice: an entry another chunk imports
+        // (`react.js` from `react-dom_client.js`) gets the `?v=` the application uses.
+        let entry_files: std::collections::HashSet<String> =
+            entries.iter().map(|e| format!("./{}.js", e.name)).collect();
+        let mut output = output;
+        for (_, code) in &mut output.files {
+            *code = version_entry_imports(code, &entry_files, key);
+        }
+        let meta = cache::Meta {
+            key: key.to_owned(),
+            deps_version,
+            entries: entries
+                .iter()
+                .map(|e| (e.name.clone(), e.file.clone()))
+                .collect(),
+            files: output.files.iter().map(|(name, _)| name.clone()).collect(),
+            failed: failed.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        if let Err(err) = cache::store(&self.cache_dir, &meta, &output.files) {
+            tracing::warn!(
+                "could not write the pre-bundled dependencies to {}: {err}",
+                self.cache_dir.display()
+            );
+        }
+        let files = output
+            .files
+            .into_iter()
+            .map(|(name, code)| (name, Bytes::from(code)))
+            .collect();
+        (files, failed, false, names)
+    }
+
+    fn message(&self, entry: &Entry, why: &str) -> String {
+        format!(
+            "Could not pre-bundle the package \"{}\" ({}): {why}",
+            package_name(&entry.file),
+            super::shown(&self.root, &entry.file)
+        )
+    }
+
+    /// The chunk `name` (the path after [`DEPS_PREFIX`], as sent), waiting for the build that
+    /// is wanted now. `version` is the request's `v` parameter.
+    pub async fn file(&self, name: &str, version: Option<&str>) -> DepsFile {
+        if !cache::safe_name(name) {
+            return DepsFile::Refused;
+        }
+        let wanted = self.state().wanted;
+        let mut published = self.published.subscribe();
+        let waited = tokio::time::timeout(
+            BUILD_WAIT,
+            published.wait_for(|build| build.generation >= wanted),
+        )
+        .await;
+        let build = match waited {
+            Ok(Ok(build)) => build.clone(),
+            _ => return DepsFile::Unavailable,
+        };
+        let entry = name.strip_suffix(".js").unwrap_or(name);
+        if let Some(message) = build.failed.get(entry) {
+            return DepsFile::Failed(Box::new(ModuleError {
+                message: message.clone(),
+                url: format!("{DEPS_PREFIX}{name}"),
+                loc: None,
+            }));
+        }
+        match build.files.get(name) {
+            Some(code) => {
+                build.served.store(true, Ordering::Relaxed);
+                DepsFile::Code {
+                    code: code.clone(),
+                    immutable: name.starts_with("chunk-") || version == Some(build.key.as_str()),
+                }
+            }
+            None => DepsFile::NotFound,
+        }
+    }
+}
+
+/// `code` with its imports of the entry files `entries` (`./react.js`) given `?v=key`.
+fn version_entry_imports(
+    code: &str,
+    entries: &std::collections::HashSet<String>,
+    key: &str,
+) -> String {
+    let scanned = crate::modules::scan(code);
+    let mut out = String::with_capacity(code.len());
+    let mut copied = 0;
+    for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
+        if entries.contains(&spec.value) && spec.range.start >= copied {
+            out.push_str(&code[copied..spec.range.end]);
+            out.push_str("?v=");
+            out.push_str(key);
+            copied = spec.range.end;
+        }
+    }
+    out.push_str(&code[copied..]);
+    out
+}
+
+/// Adds `entry` under a name no other entry has; returns the name.
+fn add(state: &mut State, mut entry: Entry) -> String {
+    if let Some(known) = state.entries.get(&entry.file) {
+        return known.name.clone();
+    }
+    let taken = |name: &str, state: &State| state.entries.values().any(|e| e.name == name);
+    if taken(&entry.name, state) || entry.name.starts_with("chunk-") {
+        let base = entry.name.clone();
+        let mut n = 2;
+        while taken(&format!("{base}_{n}"), state) {
+            n += 1;
+        }
+        entry.name = format!("{base}_{n}");
+    }
+    state.kinds.insert(entry.file.clone(), Some(entry.kind));
+    let name = entry.name.clone();
+    state.entries.insert(entry.file.clone(), entry);
+    name
+}
+
+/// The key of a build of the entries wanted now.
+fn key(state: &State) -> String {
+    let mut hasher = DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    state.deps_version.hash(&mut hasher);
+    for entry in state.entries.values() {
+        entry.hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// A chunk name for an import specifier: `react-dom/client` -> `react-dom_client`.
+pub(crate) fn entry_name(specifier: &str) -> String {
+    let name: String = specifier
+        .trim_start_matches('#')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "dep".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Which kind of entry `file` needs, if any: CommonJS (no module syntax, `require` or
+/// `module.exports`), or an ES module whose graph inside its package has [`MANY_FILES`]
+/// files or more. Blocking: reads files.
+pub(crate) fn kind_of_file(file: &Path) -> Option<EntryKind> {
+    let source = std::fs::read_to_string(file).ok()?;
+    let scanned = crate::modules::scan(&source);
+    if !scanned.module_syntax {
+        return super::resolver::looks_commonjs(&source).then_some(EntryKind::CommonJs);
+    }
+    (count_files(file, &scanned, MANY_FILES) >= MANY_FILES).then_some(EntryKind::Esm)
+}
+
+/// The number of files in the relative-import graph from `file` (whose scan is `first`),
+/// counting up to `limit`.
+fn count_files(file: &Path, first: &crate::modules::ScanResult, limit: usize) -> usize {
+    let mut seen = std::collections::HashSet::from([file.to_path_buf()]);
+    let mut queue = vec![(file.to_path_buf(), Some(first.clone()))];
+    while let Some((path, scanned)) = queue.pop() {
+        if seen.len() >= limit {
+            break;
+        }
+        let scanned = match scanned {
+            Some(s) => s,
+            None => match std::fs::read_to_string(&path) {
+                Ok(text) => crate::modules::scan(&text),
+                Err(_) => continue,
+            },
+        };
+        let Some(dir) = path.parent() else { continue };
+        for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
+            if super::url::classify(&spec.value) != super::url::SpecifierKind::Relative {
+                continue;
+            }
+            let next = dir.join(&spec.value);
+            if next.is_file() && seen.insert(next.clone()) {
+                queue.push((next, None));
+            }
+        }
+    }
+    seen.len()
+}
+
+/// `name` of the package `file` belongs to (the folder after the last `node_modules`).
+pub(crate) fn package_name(file: &Path) -> String {
+    let text = file.to_string_lossy();
+    text.rsplit_once("node_modules/")
+        .map(|(_, rest)| {
+            let mut parts = rest.split('/');
+            match (parts.next(), parts.next()) {
+                (Some(scope), Some(name)) if scope.starts_with('@') => format!("{scope}/{name}"),
+                (Some(name), _) => name.to_owned(),
+                _ => rest.to_owned(),
+            }
+        })
+        .unwrap_or_else(|| text.into_owned())
+}
+
+/// The `version` in the nearest `package.json` above `file`, or `""`.
+pub(crate) fn package_version(file: &Path) -> String {
+    for dir in file.ancestors().skip(1) {
+        if let Ok(text) = std::fs::read(dir.join("package.json")) {
+            return serde_json::from_slice::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
+                .unwrap_or_default();
+        }
+    }
+    String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_are_single_safe_segments() {
+        assert_eq!(entry_name("react-dom/client"), "react-dom_client");
+        assert_eq!(entry_name("@scope/pkg/sub.js"), "@scope_pkg_sub.js");
+        assert_eq!(entry_name("#internal"), "internal");
+        assert_eq!(entry_name("../x"), "_x");
+        for spec in ["react", "react/jsx-dev-runtime", "@a/b", "..", "a b/c%2f"] {
+            assert!(
+                cache::safe_name(&format!("{}.js", entry_name(spec))),
+                "{spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn commonjs_and_many_file_es_entries_are_told_apart_from_small_es_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("cjs.js"), "module.exports = require('./x');").unwrap();
+        std::fs::write(root.join("small.js"), "import './a.js'; export default 1;").unwrap();
+        std::fs::write(root.join("a.js"), "export {}").unwrap();
+        let mut many = String::new();
+        for i in 0..MANY_FILES {
+            std::fs::write(root.join(format!("m{i}.js")), "export const x = 1;").unwrap();
+            many.push_str(&format!("export {{ x as x{i} }} from './m{i}.js';\n"));
+        }
+        std::fs::write(root.join("many.js"), many).unwrap();
+        assert_eq!(
+            kind_of_file(&root.join("cjs.js")),
+            Some(EntryKind::CommonJs)
+        );
+        assert_eq!(kind_of_file(&root.join("small.js")), None);
+        assert_eq!(kind_of_file(&root.join("many.js")), Some(EntryKind::Esm));
+        assert_eq!(kind_of_file(&root.join("missing.js")), None);
+    }
+
+    #[test]
+    fn a_name_taken_by_another_file_gets_a_suffix() {
+        let mut state = State {
+            entries: BTreeMap::new(),
+            deps_version: None,
+            wanted: 1,
+            running: true,
+            reload: false,
+            kinds: HashMap::new(),
+        };
+        let entry = |file: &str| Entry {
+            name: "react".into(),
+            file: PathBuf::from(file),
+            kind: EntryKind::CommonJs,
+            version: "19".into(),
+        };
+        let before = key(&state);
+        assert_eq!(add(&mut state, entry("/a/react/index.js")), "react");
+        assert_ne!(key(&state), before, "the key follows the entries");
+        assert_eq!(add(&mut state, entry("/b/react/index.js")), "react_2");
+    }
+}
