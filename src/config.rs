@@ -261,3 +261,28 @@ impl Config {
         self
     }
 }
+
+/// Compile patterns from the configuration into one set. `glob_of` turns a pattern into
+/// the glob actually matched; an invalid one is reported as the pattern the user wrote.
+pub(crate) fn glob_set(
+    patterns: &[String],
+    glob_of: impl Fn(&str) -> String,
+    case_insensitive: bool,
+) -> Result<globset::GlobSet, crate::Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = globset::GlobBuilder::new(&glob_of(pattern))
+            .case_insensitive(case_insensitive)
+            .literal_separator(true)
+            .build()
+            .map_err(|err| crate::Error::BadPattern {
+                pattern: pattern.clone(),
+                source: Box::new(err),
+            })?;
+        set.add(glob);
+    }
+    set.build().map_err(|err| crate::Error::BadPattern {
+        pattern: patterns.join(", "),
+        source: Box::new(err),
+    })
+}

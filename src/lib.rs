@@ -8,6 +8,9 @@ mod error;
 mod events;
 mod hmr;
 mod http;
+// Public only for `tests/lexer_corpus.rs` (the scanner checked against es-module-lexer);
+// not part of the stable API.
+#[doc(hidden)]
 pub mod modules;
 mod packages;
 mod plan;

@@ -511,30 +511,15 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
     if patterns.is_empty() {
         return Ok(None);
     }
-    let mut set = globset::GlobSetBuilder::new();
-    for pattern in patterns {
-        let bad = |err: globset::Error| crate::Error::BadPattern {
-            pattern: pattern.clone(),
-            source: Box::new(err),
-        };
+    let glob_of = |pattern: &str| {
         let trimmed = pattern.trim_start_matches('/');
-        let full = if trimmed.contains('/') {
+        if trimmed.contains('/') {
             trimmed.to_owned()
         } else {
             format!("**/{trimmed}")
-        };
-        let glob = globset::GlobBuilder::new(&full)
-            .literal_separator(true)
-            .build()
-            .map_err(bad)?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|err| crate::Error::BadPattern {
-            pattern: patterns.join(" "),
-            source: Box::new(err),
-        })
+        }
+    };
+    crate::config::glob_set(patterns, glob_of, false).map(Some)
 }
 
 /// The decoded URL path of a file under `root` (`/css/site.css`); `None` outside it.

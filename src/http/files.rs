@@ -350,7 +350,18 @@ fn is_missing(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    ) || err.raw_os_error() == Some(40) // ELOOP: a symlink cycle is as good as missing.
+    ) || is_symlink_loop(err)
+}
+
+/// ELOOP: a symlink cycle is as good as missing.
+#[cfg(unix)]
+fn is_symlink_loop(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_symlink_loop(_: &io::Error) -> bool {
+    false
 }
 
 /// Open the file; small files (and scripts, which are rewritten) are read whole and cached,

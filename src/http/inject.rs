@@ -10,7 +10,11 @@
 use std::path::Path;
 
 /// The tag inserted into every served page.
-pub(crate) const CLIENT_TAG: &str = r#"<script type="module" src="/@vite/client"></script>"#;
+pub(crate) const CLIENT_TAG: &str = concat!(
+    r#"<script type="module" src=""#,
+    crate::client::client_path!(),
+    r#""></script>"#
+);
 
 /// Whether a file is an HTML page that gets the client (`.html`, `.htm`, any case).
 pub(crate) fn is_html(path: &Path) -> bool {
