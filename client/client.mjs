@@ -257,12 +257,17 @@ function swapAssets({ timestamp, assets }) {
         if (next !== value) (style.setProperty(name, next, style.getPropertyPriority(name)), swapped++);
       }
     }
-    // Stylesheets that use the file are swapped by the `css-update`s of the same change.
-    const sheetHere = sheets.some((sheet) =>
-      [...document.querySelectorAll("link[href]")].some((el) => {
-        const url = new URL(/** @type {HTMLLinkElement} */ (el).href);
-        return url.origin === here.origin && decoded(url.pathname) === sheet;
-      }),
+    // Stylesheets that use the file are swapped by the same change: `<link>`s by its
+    // `css-update`s, the `<style>`s of imported stylesheets by re-importing their modules.
+    const sheetHere = sheets.some(
+      (sheet) =>
+        [...document.querySelectorAll("link[href]")].some((el) => {
+          const url = new URL(/** @type {HTMLLinkElement} */ (el).href);
+          return url.origin === here.origin && decoded(url.pathname) === sheet;
+        }) ||
+        [...document.querySelectorAll("style[data-vite-dev-id]")].some(
+          (el) => el.getAttribute("data-vite-dev-id") === sheet,
+        ),
     );
     if (swapped) log(`asset hot updated: ${path}`);
     else if (!sheetHere && loadedHere(path)) {

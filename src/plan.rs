@@ -167,6 +167,27 @@ impl Side {
     }
 }
 
+/// Hot-updates the style modules (`import './a.css'`) whose stylesheet pulls in `changed`:
+/// every client, Vite's included, re-imports them, and they are served again with fresh
+/// references. Vite's CSS plugin does the same for the files a CSS module depends on.
+fn update_style_modules(
+    graph: &mut ModuleGraph,
+    inlined: &[Pull],
+    changed: &str,
+    timestamp: u64,
+    mut sides: [&mut Side; 2],
+) {
+    for pull in inlined {
+        let outcome = graph.propagate(&pull.sheet, timestamp);
+        for side in sides.iter_mut() {
+            match &outcome {
+                Propagation::Updates(found) => side.updates.extend(found.iter().cloned()),
+                Propagation::FullReload { .. } | Propagation::NotInGraph => side.reload(changed),
+            }
+        }
+    }
+}
+
 impl ServedFiles {
     /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
     /// `body` is the file's content when the server had it in memory.
@@ -376,21 +397,31 @@ pub(crate) fn decide(
         };
         // Stylesheets served from now on ask for `url` and the sheets that pull it in with
         // `?t=<timestamp>`, so every sheet on the chain is fetched anew.
+        let marked: Vec<String> = pulls.iter().map(|p| p.sheet.clone()).collect();
         let mark = |styles: &mut StyleGraph| {
-            let sheets = pulls.iter().map(|p| p.sheet.as_str());
+            let sheets = marked.iter().map(String::as_str);
             styles.mark_updated(std::iter::once(url.as_str()).chain(sheets), timestamp);
         };
+        // Sheets in a `<style>` that a module adds (`import './a.css'`) are updated through
+        // the module graph, for every client; the others (`pulls`) have `<link>`s.
+        let (inlined, pulls): (Vec<Pull>, Vec<Pull>) = pulls
+            .into_iter()
+            .partition(|pull| graph.module(&pull.sheet).is_some());
         if change.kind == ChangeKind::Removed {
             served.0.remove(path);
             if ext == "css" {
                 styles.remove(&url);
             }
-            if !pulls.is_empty() && (ext == "css" || served_urls.is_empty()) {
+            let pulled_in = !pulls.is_empty() || !inlined.is_empty();
+            if pulled_in && (ext == "css" || served_urls.is_empty()) {
                 // Sheets that import (or reference) it are fetched anew and lose its
                 // rules: the page shows what the files now say.
                 mark(styles);
-                rich.swap_sheets(&url, &pulls, timestamp);
-                plain.reload(&url);
+                update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
+                if !pulls.is_empty() {
+                    rich.swap_sheets(&url, &pulls, timestamp);
+                    plain.reload(&url);
+                }
             } else if loaded || graph.module(&url).is_some() {
                 plain.reload(&url);
                 rich.reload(&url);
@@ -415,16 +446,17 @@ pub(crate) fn decide(
                     rich.reload(&url);
                 }
             }
-            if served_urls.is_empty() && pulls.is_empty() {
+            if served_urls.is_empty() && pulls.is_empty() && inlined.is_empty() {
                 continue;
             }
         }
         if ext == "css" {
-            if served_urls.is_empty() && pulls.is_empty() {
+            if served_urls.is_empty() && pulls.is_empty() && inlined.is_empty() {
                 tracing::debug!(url, "changed, but no browser has loaded it");
                 continue;
             }
             mark(styles);
+            update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
             let own = served_urls
                 .iter()
                 .map(|u| Update::css(u.clone(), timestamp));
@@ -483,6 +515,7 @@ pub(crate) fn decide(
         // An image, font or other file a page loaded: elements that show it and sheets
         // that reference it take the new file in place.
         mark(styles);
+        update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
         rich.swap_sheets(&url, &pulls, timestamp);
         for served_url in &served_urls {
             rich.report.push(InPlaceUpdate {
@@ -491,7 +524,11 @@ pub(crate) fn decide(
                 changed: url.clone(),
                 reason: InPlaceReason::Changed,
             });
-            let sheets = pulls.iter().map(|p| p.sheet.clone()).collect();
+            let sheets = pulls
+                .iter()
+                .chain(&inlined)
+                .map(|p| p.sheet.clone())
+                .collect();
             rich.assets.insert(served_url.clone(), sheets);
         }
     }
@@ -583,7 +620,7 @@ pub(crate) fn describe(payload: &Payload) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::css::serve_stylesheet;
+    use crate::css::{Placement, serve_stylesheet};
     use crate::modules::serve_module;
     use ChangeKind::{Created, Modified, Removed};
 
@@ -644,6 +681,14 @@ mod tests {
         }
     }
 
+    /// The update of a stylesheet module: the browser must ask for it with `?import`.
+    fn imported_css_update(url: &str) -> Update {
+        Update {
+            explicit_import_required: true,
+            ..Update::js(url, url, T)
+        }
+    }
+
     fn assets(assets: serde_json::Value) -> Payload {
         Payload::Custom {
             event: ASSETS_EVENT.into(),
@@ -667,7 +712,7 @@ mod tests {
         let mut served = ServedFiles::default();
         for (file, url, body) in case.served {
             let path = root.join(file);
-            let module = crate::modules::kind_of(&path).is_some();
+            let module = crate::modules::kind_of(&path).is_some() || url.ends_with("?import");
             served.record(&path, url, module, "\"v1\"", Some(body.as_bytes()));
         }
         let mut graph = ModuleGraph::new();
@@ -676,7 +721,13 @@ mod tests {
         }
         let mut styles = StyleGraph::new();
         for (url, source) in case.sheets {
-            serve_stylesheet(&mut styles, url, source);
+            // A sheet that is also a module was imported from JavaScript.
+            let placement = if case.modules.iter().any(|(m, _)| m == url) {
+                Placement::Inlined
+            } else {
+                Placement::Linked
+            };
+            serve_stylesheet(&mut styles, url, source, placement);
         }
         let changes: Vec<Change> = case
             .changes
@@ -968,6 +1019,65 @@ mod tests {
                             InPlaceKind::Stylesheet,
                             "/b.css",
                             InPlaceReason::Imports("/b.css".into()),
+                        )],
+                    })
+                },
+                ..BASE
+            },
+            Case {
+                rule: "a sheet @imported by one imported from JavaScript re-imports that module, \
+                       for every client",
+                served: &[
+                    ("src/a.css", "/src/a.css?import", "@import 'b.css';"),
+                    ("src/b.css", "/src/b.css", "h1{}"),
+                ],
+                modules: &[
+                    ("/src/main.js", "import './a.css'"),
+                    ("/src/a.css", "import.meta.hot.accept()"),
+                ],
+                sheets: &[("/src/a.css", "@import 'b.css';"), ("/src/b.css", "h1{}")],
+                changes: &[("src/b.css", Modified)],
+                now: &[("src/b.css", "h2{}")],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![
+                            imported_css_update("/src/a.css"),
+                            Update::css("/src/b.css", T),
+                        ],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "an image a sheet imported from JavaScript references re-imports that \
+                       module; clients without in-place updates reload as for any image",
+                served: &[
+                    ("a.css", "/a.css?import", "p{background:url(bg.png)}"),
+                    ("bg.png", "/bg.png", "png1"),
+                ],
+                modules: &[
+                    ("/main.js", "import './a.css'"),
+                    ("/a.css", "import.meta.hot.accept()"),
+                ],
+                sheets: &[("/a.css", "p{background:url(bg.png)}")],
+                changes: &[("bg.png", Modified)],
+                now: &[("bg.png", "png2")],
+                expect: || vec![reload_all_by("/bg.png")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![
+                            Payload::Update {
+                                updates: vec![imported_css_update("/a.css")],
+                            },
+                            assets(
+                                serde_json::json!([{ "path": "/bg.png", "sheets": ["/a.css"] }]),
+                            ),
+                        ],
+                        updates: vec![swapped(
+                            "/bg.png",
+                            InPlaceKind::Asset,
+                            "/bg.png",
+                            InPlaceReason::Changed,
                         )],
                     })
                 },

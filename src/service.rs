@@ -232,6 +232,9 @@ impl HotService {
     }
 }
 
+/// The future of one answer, shared by the hyper and tower `Service` impls.
+type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
 impl<B> hyper::service::Service<Request<B>> for HotService
 where
     B: hyper::body::Body + Send + 'static,
@@ -240,7 +243,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let site = self.shared.rooms.site.clone();
@@ -257,7 +260,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn poll_ready(
         &mut self,

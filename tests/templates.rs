@@ -10,12 +10,10 @@
 
 mod common;
 
+use common::blocking::Binary;
 use common::browser::{Tab, browser};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -74,53 +72,6 @@ fn generate(script: &Path, parent: &Path, template: &str) -> PathBuf {
     app
 }
 
-/// The real binary serving `root` on a free port.
-struct Binary {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Binary {
-    fn start(root: &Path) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotserve"))
-            .arg(root)
-            .args(["--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("hotserve starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("Local:").nth(1) {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("hotserve prints its Local URL within 20 s");
-        let addr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .expect("the Local URL has an address");
-        Binary { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Append `text` to the file at `path`.
 fn append(path: &Path, text: &str) {
     let mut content = std::fs::read_to_string(path).unwrap();
@@ -166,8 +117,14 @@ const TEMPLATES: [Template; 2] = [
 fn check(tab: &mut Tab, script: &Path, template: &Template) {
     let dir = tempfile::tempdir().unwrap();
     let app = generate(script, dir.path(), template.name);
-    let server = Binary::start(&app);
-    tab.open(&server.url());
+    // Its log goes to the test's stderr: it says why a template does not render.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hotserve"));
+    command
+        .arg(&app)
+        .args(["--port", "0"])
+        .stderr(Stdio::inherit());
+    let server = Binary::spawn(command);
+    tab.open(&server.url("/"));
     tab.wait(&template.rendered.replace("{}", "Count is"), WAIT);
     tab.wait_connected(1);
     tab.assert_clean(false);

@@ -459,6 +459,12 @@ impl Site {
                             Prepared::Failed(err) => return (Ready::Failed(err), Some(record)),
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+                        let source = if kind.is_stylesheet() {
+                            // Into the stylesheet graph, references written from the root.
+                            self.styles.transform_inlined(&decoded, &source)
+                        } else {
+                            source
+                        };
                         let module = self.modules.transform(kind, &decoded, &source);
                         let record = Served {
                             pruned: module.pruned,

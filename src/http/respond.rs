@@ -32,17 +32,11 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
             revalidated(&etag, req, content_type(&path), code)
         }
-        Ready::Broken(err) => {
-            let mut res = Response::new(full(format!("{}\n", err.message)));
-            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            let headers = res.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
-        }
+        Ready::Broken(err) => uncached(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("{}\n", err.message),
+        ),
         Ready::Page(found) => {
             let mut res = file_response(found);
             // Ranges of the file do not apply to the page as sent.
@@ -315,13 +309,20 @@ fn page_html(status: StatusCode, title: &str, body_html: &str) -> String {
 }
 
 pub(crate) fn html_response(status: StatusCode, html: impl Into<Bytes>) -> Response<Body> {
-    let mut res = Response::new(full(html));
+    uncached(status, "text/html; charset=utf-8", html)
+}
+
+/// A generated answer (an error page, a failed wrapper): never cached, since the next
+/// request may well succeed.
+fn uncached(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut res = Response::new(full(body));
     *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -46,6 +46,12 @@ impl Kind {
     pub fn needs_source(self) -> bool {
         self != Kind::Wrapped(Wrap::Url)
     }
+
+    /// Whether the module puts the file's stylesheet into a `<style>` (`import './a.css'`),
+    /// so its `@import`s and `url()`s belong to the stylesheet graph.
+    pub fn is_stylesheet(self) -> bool {
+        matches!(self, Kind::Wrapped(Wrap::Style | Wrap::CssModule))
+    }
 }
 
 /// The module kind of the file at `path`, from its extension; `None` for files that are not
@@ -198,7 +204,7 @@ fn wrapped(wrap: Wrap, url: &str, source: &[u8]) -> Result<String, Box<ErrorInfo
 }
 
 /// A decoded URL path made safe to use as a URL again (`my logo.svg` -> `my%20logo.svg`).
-fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const PATH: &AsciiSet = &CONTROLS
         .add(b' ')

@@ -2,6 +2,7 @@
 //! client over `TcpStream` (so tests can send malformed targets byte for byte).
 #![allow(dead_code)]
 
+pub mod blocking;
 pub mod browser;
 
 use hotserve::{Config, Server};
