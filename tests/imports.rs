@@ -549,3 +549,31 @@ async fn a_change_in_public_reloads_the_pages_that_loaded_it() {
     assert_eq!(payload["type"], "full-reload", "{payload}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_public_folder_made_while_the_server_runs_takes_over_and_one_removed_lets_go() {
+    let site = TempDir::new().unwrap();
+    write(site.path(), "index.html", "<p>hi</p>");
+    write(site.path(), "logo.txt", "root copy");
+    let server = TestServer::start(Config::new(site.path())).await;
+    assert_eq!(server.get("/logo.txt").await.text(), "root copy");
+
+    // The watcher tells the server about the new folder's file.
+    write(site.path(), "public/logo.txt", "public copy");
+    let serves = |want: &'static str| {
+        let server = &server;
+        async move {
+            for _ in 0..100 {
+                if server.get("/logo.txt").await.text() == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("/logo.txt never served {want:?}");
+        }
+    };
+    serves("public copy").await;
+    std::fs::remove_dir_all(site.path().join("public")).unwrap();
+    serves("root copy").await;
+    server.stop().await;
+}

@@ -276,6 +276,12 @@ impl FileCache {
         });
     }
 
+    /// Drop every entry: what a path names may have changed (a `public/` appeared).
+    pub fn clear(&self) {
+        self.lock().clear();
+        self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn store(&self, key: CacheKey, entry: CachedFile) {
         use std::sync::atomic::Ordering;
         let size = entry.bytes.len();

@@ -122,9 +122,10 @@ pub(crate) struct Site {
     routes: Routes,
     /// Small files by request path.
     cache: files::FileCache,
-    /// `public/` under the root (canonical), if it existed at startup: its files are served
-    /// at `/` as they are, ahead of the root's (Vite's `publicDir`).
-    public: Option<PathBuf>,
+    /// `public/` under the root (canonical), if it exists: its files are served at `/` as
+    /// they are, ahead of the root's (Vite's `publicDir`). Looked up again when a file under
+    /// it changes, so a `public/` made (or removed) while the server runs counts.
+    public: std::sync::RwLock<Option<PathBuf>>,
     /// Small files of `public/` by request path (the same paths as the root's, so apart).
     public_cache: files::FileCache,
     /// The browser client served at [`CLIENT_PATH`](crate::client::CLIENT_PATH).
@@ -165,7 +166,7 @@ impl Site {
             spa: config.spa,
             inject: config.inject,
             cache: Default::default(),
-            public: public_dir(&root),
+            public: std::sync::RwLock::new(public_dir(&root)),
             public_cache: Default::default(),
             client: ServedClient::new(crate::client::ClientConfig::of(config, &token)),
             root,
@@ -196,7 +197,26 @@ impl Site {
     /// Forget cached copies of files that changed.
     pub fn forget<'a>(&self, real_paths: impl IntoIterator<Item = &'a Path> + Clone) {
         self.cache.forget(real_paths.clone());
-        self.public_cache.forget(real_paths);
+        self.public_cache.forget(real_paths.clone());
+        let under_public = self.root.join("public");
+        if real_paths.into_iter().any(|p| p.starts_with(&under_public)) {
+            let now = public_dir(&self.root);
+            let mut public = self.public.write().unwrap_or_else(|e| e.into_inner());
+            if *public != now {
+                // The root's cached answers may be for paths that `public/` now takes.
+                self.cache.clear();
+                self.public_cache.clear();
+                *public = now;
+            }
+        }
+    }
+
+    /// `public/`, if it exists now.
+    fn public(&self) -> Option<PathBuf> {
+        self.public
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// End proxied WebSocket tunnels (shutdown).
@@ -374,12 +394,12 @@ impl Site {
         // Vite serves `public/` first: `/vite.svg` is `public/vite.svg` even when the root
         // has one too. Directories (and so pages at `/`) always come from the root.
         let try_public = !safe.trailing_slash && !safe.segments.is_empty();
-        if let Some(public) = self.public.as_ref().filter(|_| try_public) {
+        if let Some(public) = self.public().filter(|_| try_public) {
             let as_is = FileRequest {
                 as_is: true,
                 ..file_req.clone()
             };
-            if let Some(outcome) = self.public_cache.lookup(public, &safe, &as_is) {
+            if let Some(outcome) = self.public_cache.lookup(&public, &safe, &as_is) {
                 return Some((outcome, as_is));
             }
         }
@@ -388,14 +408,20 @@ impl Site {
         }
         let decided = tokio::task::spawn_blocking(move || {
             let site = &self;
-            if let Some(public) = site.public.as_ref().filter(|_| try_public) {
+            if let Some(public) = site.public().filter(|_| try_public) {
                 let as_is = FileRequest {
                     as_is: true,
                     ..file_req.clone()
                 };
                 // No SPA fallback here: a miss goes on to the root.
-                let outcome =
-                    files::decide(public, &site.deny, false, &site.public_cache, &safe, &as_is);
+                let outcome = files::decide(
+                    &public,
+                    &site.deny,
+                    false,
+                    &site.public_cache,
+                    &safe,
+                    &as_is,
+                );
                 if !matches!(outcome, Outcome::NotFound | Outcome::AddSlash) {
                     return (outcome, as_is);
                 }
