@@ -362,9 +362,11 @@ impl ServedFiles {
             .unwrap_or_default()
     }
 
-    /// The URL of the listing page that showed the folder at `path`, if one did.
+    /// The URL of the listing page that showed the folder at `path`, if one did. A listing
+    /// is recorded without an entity tag (a file always has one): `index.html` served at
+    /// `/docs/` is a page, not a listing.
     fn listing(&self, path: &Path) -> Option<&str> {
-        let entry = self.0.get(path)?;
+        let entry = self.0.get(path).filter(|e| e.etag.is_empty())?;
         entry
             .urls
             .iter()
@@ -1034,6 +1036,19 @@ mod tests {
                 expect: || {
                     vec![Payload::FullReload {
                         path: Some("/docs/p.html".into()),
+                        triggered_by: None,
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "an index page served at its folder's URL is a page, not a listing",
+                served: &[("index.html", "/", "<h1>hi</h1>")],
+                changes: &[("index.html", Modified)],
+                now: &[("index.html", "<h1>changed</h1>")],
+                expect: || {
+                    vec![Payload::FullReload {
+                        path: Some("/index.html".into()),
                         triggered_by: None,
                     }]
                 },
