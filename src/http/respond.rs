@@ -28,12 +28,26 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             let script = HeaderValue::from_static("text/javascript; charset=utf-8");
             revalidated(&etag, req, script, code)
         }
-        Ready::Stylesheet { path, code } => {
+        // A `.css` file, or what a transform compiled for a `<link>` (`.scss`).
+        Ready::Stylesheet { code } => {
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
-            revalidated(&etag, req, content_type(&path), code)
+            let css = HeaderValue::from_static("text/css; charset=utf-8");
+            revalidated(&etag, req, css, code)
+        }
+        #[cfg(feature = "transform")]
+        Ready::Helper(module) => {
+            let etag = format!("\"h-{:x}\"", crate::sync::content_hash(module.as_bytes()));
+            let script = HeaderValue::from_static("text/javascript; charset=utf-8");
+            revalidated(&etag, req, script, Bytes::from(module))
         }
         Ready::Broken(err) => {
-            let mut res = Response::new(full(format!("{}\n", err.message)));
+            // The import that asked sees the message and the code frame (devtools'
+            // network tab); the overlay gets them through the hub.
+            let text = match &err.frame {
+                Some(frame) => format!("{}\n\n{frame}\n", err.message),
+                None => format!("{}\n", err.message),
+            };
+            let mut res = Response::new(full(text));
             *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             let headers = res.headers_mut();
             headers.insert(

@@ -183,6 +183,12 @@ impl Packages {
         self.allow.decide(encoded, deny)
     }
 
+    /// A tsconfig changed: forget what resolution read.
+    pub fn config_changed(&self) {
+        #[cfg(feature = "node")]
+        self.resolver.clear_cache();
+    }
+
     /// Resolve the imports of the module at `real` (served at `url`) and, in dependency
     /// code, replace `process.env.NODE_ENV`. Application code gets only its bare specifiers
     /// resolved; dependency code gets every import (for the version in the URL, extension-
