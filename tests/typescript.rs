@@ -404,3 +404,104 @@ async fn an_embedders_transform_joins_hot_updates_and_reports_errors_to_the_over
     drop(tab);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_resolve_the_way_typescripts_bundler_mode_does() {
+    let Some(mut tab) = browser() else { return };
+    let site = project(&[
+        ("index.html", &page("/src/main.js")),
+        (
+            "tsconfig.json",
+            // `allowJs`: as in TypeScript, a tsconfig governs JavaScript files only then.
+            r#"{ "compilerOptions": {
+                 "baseUrl": ".", "paths": { "@/*": ["src/*"] }, "allowJs": true,
+                 "jsx": "react", "jsxFactory": "h",
+               } }"#,
+        ),
+        (
+            "src/h.ts",
+            "export const h = (tag: string, _: unknown, ...children: unknown[]): string =>\n\
+               `<${tag}>${children.join('')}</${tag}>`;\n",
+        ),
+        ("src/counter.ts", "export const counter: number = 1;\n"),
+        ("src/a.ts", "export const a: string = 'a';\n"),
+        (
+            "src/lib/util.ts",
+            "export const util = (s: string): string => s.toUpperCase();\n",
+        ),
+        // From a .tsx module: extension-less, and a tsconfig `paths` alias.
+        (
+            "src/view.tsx",
+            "import { h } from './h';\n\
+             import { counter } from './counter';\n\
+             import { util } from '@/lib/util';\n\
+             export const view = (): string => <b>{util('v')}{counter}</b>;\n",
+        ),
+        // From a .jsx module: `./a.js` is `a.ts`, and `baseUrl` makes `src/...` a name.
+        (
+            "src/widget.jsx",
+            "import { a } from './a.js';\n\
+             import { counter } from 'src/counter';\n\
+             export const widget = () => a + counter;\n",
+        ),
+        // From a .ts module, and from plain JavaScript below.
+        (
+            "src/parts.ts",
+            "export { view } from './view';\n\
+             export { widget } from './widget';\n",
+        ),
+        ("src/style.css", "#app { color: rgb(1, 2, 3); }\n"),
+        (
+            "src/main.js",
+            "import './style.css';\n\
+             import { view, widget } from './parts';\n\
+             import { util } from '@/lib/util';\n\
+             document.getElementById('app').textContent = [view(), widget(), util('m')].join(' ');\n",
+        ),
+    ]);
+    let server = TestServer::start(Config::new(site.path())).await;
+
+    // Rewritten to the files' URLs, which the browser fetches as they are.
+    let imports = |code: &str, url: &str| {
+        code.contains(&format!("\"{url}\"")) || code.contains(&format!("'{url}'"))
+    };
+    let main = server.get("/src/main.js").await.text();
+    assert!(imports(&main, "/src/parts.ts"), "{main}");
+    assert!(imports(&main, "/src/lib/util.ts"), "{main}");
+    // A file named as written is left alone (and marked as an import of CSS).
+    assert!(imports(&main, "./style.css?import"), "{main}");
+    let view = server.get("/src/view.tsx").await.text();
+    assert!(imports(&view, "/src/counter.ts"), "{view}");
+    assert!(imports(&view, "/src/lib/util.ts"), "{view}");
+    let widget = server.get("/src/widget.jsx").await.text();
+    assert!(imports(&widget, "/src/a.ts"), "{widget}");
+    assert!(imports(&widget, "/src/counter.ts"), "{widget}");
+
+    tab.open(&format!("http://{}/", server.addr));
+    wait_text(&mut tab, "#app", "<b>V1</b> a1 M");
+    tab.assert_clean(false);
+    drop(tab);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_finds_no_file_in_bundler_mode_shows_the_overlay() {
+    let Some(mut tab) = browser() else { return };
+    let site = project(&[
+        ("index.html", &page("/src/main.ts")),
+        (
+            "src/main.ts",
+            "import { gone } from './missing';\nconsole.log(gone);\n",
+        ),
+    ]);
+    let server = TestServer::start(Config::new(site.path())).await;
+    tab.open(&format!("http://{}/", server.addr));
+    tab.wait("!!document.querySelector('vite-error-overlay')", SHORT);
+    let overlay = overlay_text(&mut tab);
+    assert!(
+        overlay.contains("Failed to resolve import \"./missing\""),
+        "{overlay}"
+    );
+    drop(tab);
+    server.stop().await;
+}
