@@ -35,6 +35,7 @@ pub struct Config {
     pub(crate) keepalive: Duration,
     pub(crate) header_timeout: Duration,
     pub(crate) mode: String,
+    pub(crate) transforms: crate::modules::transform::Transforms,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
@@ -72,6 +73,7 @@ impl Config {
             keepalive: crate::hmr::DEFAULT_KEEPALIVE,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             mode: crate::modules::env::DEFAULT_MODE.into(),
+            transforms: Default::default(),
         }
     }
 
@@ -274,6 +276,21 @@ impl Config {
     #[cfg(feature = "proxy")]
     pub fn proxy_timeout(mut self, timeout: Duration) -> Self {
         self.proxy.timeout = timeout;
+        self
+    }
+
+    /// Compile files with these extensions (`["md"]`, `["vue"]`, without the dot, any case)
+    /// with `transform` before serving them: a build tool's Markdown, Vue, Svelte or Sass
+    /// compiler. The output (JavaScript or CSS) is served as a module, joins the module graph
+    /// and hot updates like a `.js` file, and its errors reach the browser's overlay and the
+    /// terminal. Several transforms for one extension are tried in the order registered until
+    /// one accepts; they run before hotserve's own TypeScript/JSX compile. Defaults to none.
+    pub fn transform(
+        mut self,
+        extensions: impl IntoIterator<Item = impl AsRef<str>>,
+        transform: impl crate::Transform,
+    ) -> Self {
+        self.transforms.add(extensions, transform);
         self
     }
 }

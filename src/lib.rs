@@ -29,6 +29,7 @@ pub use hmr::Hub;
 pub use http::Body;
 pub use http::connection::Connection;
 pub use http::fragment::ConnectionIo;
+pub use modules::transform::{Output, OutputKind, Transform, TransformError};
 pub use server::Server;
 pub use service::HotService;
 #[cfg(feature = "tls")]

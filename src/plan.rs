@@ -554,6 +554,12 @@ pub(crate) fn decide(
             rich.reload(reason);
             continue;
         }
+        if crate::modules::transform::changes_compile_options(path) {
+            // A tsconfig: modules compiled with the old options are stale in every page.
+            plain.reload(&url);
+            rich.reload(&url);
+            continue;
+        }
         if crate::modules::env::is_env_file(&url) {
             // `import.meta.env` changed (the composition root has reloaded it): every page
             // runs modules that may read it.

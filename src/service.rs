@@ -63,8 +63,7 @@ struct Rooms {
     modules: Arc<Modules>,
     /// Which `.env.[mode]` files `import.meta.env` reads.
     mode: String,
-    /// Polled for installs (with the `node` feature only).
-    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    /// Polled for installs (with the `node` feature only); told of tsconfig changes.
     packages: Arc<Packages>,
 }
 
@@ -116,7 +115,7 @@ impl HotService {
             .map_err(|bad| Error::BadMode(bad.to_string()))?;
         let token = config.token.clone().unwrap_or_else(random_token);
         let hub = Hub::with_keepalive(config.keepalive);
-        let modules = Arc::new(Modules::default());
+        let modules = Arc::new(Modules::new(&root, config.transforms.clone()));
         let styles = Arc::new(Stylesheets::default());
         modules.set_env(load_env(&root, &config.mode));
         let reload_on = crate::plan::reload_globs(&config.reload_on)?;
@@ -308,7 +307,7 @@ async fn apply_changes(
         plan,
         modules,
         mode,
-        ..
+        packages,
     } = rooms;
     let reported: Vec<FileChange> = changes
         .iter()
@@ -325,6 +324,14 @@ async fn apply_changes(
         hub.emit(Event::FilesChanged { changes: reported });
     }
     site.forget(changes.iter().map(|c| c.path.as_path()));
+    for change in &changes {
+        // A tsconfig or package.json: compile options are read again on the next compile.
+        modules.file_changed(&change.path);
+        if crate::modules::transform::changes_compile_options(&change.path) {
+            // Its `paths` and `baseUrl` too.
+            packages.config_changed();
+        }
+    }
     if env_changed {
         // Before the plan's reload goes out, so the reloaded pages get the new values.
         let root = site.root().to_path_buf();

@@ -1,6 +1,8 @@
-//! The real-template check: create-vite's `vanilla` and `lit` starters, generated at test
-//! time by the create-vite pinned in `tests/js/package-lock.json` (never committed), installed
-//! with `npm install` from the registry, served by the real `hotserve` binary and driven in
+//! The real-template check: create-vite's `vanilla`, `lit` starters and, with the `transform`
+//! feature, `vanilla-ts`, `lit-ts`, `preact` and `preact-ts`, generated at test time by the
+//! create-vite pinned in `tests/js/package-lock.json` (never committed), installed with
+//! `npm install` from the registry (once per set of dependencies: templates that share
+//! them share one install), served by the real `hotserve` binary and driven in
 //! headless Chromium: they render with no console errors, a CSS edit swaps in place without
 //! a reload, and a component edit shows up.
 //!
@@ -34,8 +36,14 @@ fn create_vite() -> Option<PathBuf> {
     None
 }
 
-/// Generate `template` into `parent/app` and install its dependencies.
-fn generate(script: &Path, parent: &Path, template: &str) -> PathBuf {
+/// Generate `template` into `parent/app` and install its dependencies, or copy them from
+/// an earlier template with the same `dependencies` (`installed`: their text -> that app).
+fn generate(
+    script: &Path,
+    parent: &Path,
+    template: &str,
+    installed: &mut Vec<(String, PathBuf)>,
+) -> PathBuf {
     let status = Command::new("node")
         .arg(script)
         .args([
@@ -52,6 +60,25 @@ fn generate(script: &Path, parent: &Path, template: &str) -> PathBuf {
         .expect("node runs create-vite");
     assert!(status.success(), "create-vite --template {template} failed");
     let app = parent.join("app");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.join("package.json")).unwrap()).unwrap();
+    if manifest["dependencies"]
+        .as_object()
+        .is_none_or(|deps| deps.is_empty())
+    {
+        // Only development dependencies (Vite, TypeScript): nothing the page loads.
+        return app;
+    }
+    let dependencies = manifest["dependencies"].to_string();
+    if let Some((_, earlier)) = installed.iter().find(|(deps, _)| *deps == dependencies) {
+        copy_dir(&earlier.join("node_modules"), &app.join("node_modules"));
+        std::fs::copy(
+            earlier.join("package-lock.json"),
+            app.join("package-lock.json"),
+        )
+        .unwrap();
+        return app;
+    }
     // Development dependencies are Vite itself, which hotserve replaces.
     let status = Command::new("npm")
         .args([
@@ -69,7 +96,25 @@ fn generate(script: &Path, parent: &Path, template: &str) -> PathBuf {
         status.success(),
         "npm install failed in the {template} template"
     );
+    installed.push((dependencies, app.clone()));
     app
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            // npm links package binaries into node_modules/.bin.
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 /// Append `text` to the file at `path`.
@@ -98,7 +143,7 @@ struct Template {
     component: &'static str,
 }
 
-const TEMPLATES: [Template; 2] = [
+const PLAIN: [Template; 2] = [
     Template {
         name: "vanilla",
         rendered: "document.querySelector('#counter')?.textContent === '{} 0'",
@@ -107,16 +152,59 @@ const TEMPLATES: [Template; 2] = [
     },
     Template {
         name: "lit",
-        rendered: "document.querySelector('my-element')?.shadowRoot?.querySelector('button')\
-                   ?.textContent.trim() === '{} 0'",
+        rendered: LIT_RENDERED,
         stylesheet: "src/index.css",
         component: "src/my-element.js",
     },
 ];
 
-fn check(tab: &mut Tab, script: &Path, template: &Template) {
-    let dir = tempfile::tempdir().unwrap();
-    let app = generate(script, dir.path(), template.name);
+const LIT_RENDERED: &str = "document.querySelector('my-element')?.shadowRoot\
+                            ?.querySelector('button')?.textContent.trim() === '{} 0'";
+
+/// Preact renders `Count is {count}` into `button.counter`.
+const PREACT_RENDERED: &str = "document.querySelector('button.counter')?.textContent === '{} 0'";
+
+/// The templates TypeScript and JSX make work (issue 13).
+#[cfg(feature = "transform")]
+const COMPILED: [Template; 4] = [
+    Template {
+        name: "vanilla-ts",
+        rendered: "document.querySelector('#counter')?.textContent === '{} 0'",
+        stylesheet: "src/style.css",
+        component: "src/counter.ts",
+    },
+    Template {
+        name: "lit-ts",
+        rendered: LIT_RENDERED,
+        stylesheet: "src/index.css",
+        component: "src/my-element.ts",
+    },
+    // No jsconfig: Vite's Preact plugin sets the JSX import source; hotserve picks `preact`
+    // because the project depends on preact and not on react.
+    Template {
+        name: "preact",
+        rendered: PREACT_RENDERED,
+        stylesheet: "src/index.css",
+        component: "src/app.jsx",
+    },
+    Template {
+        name: "preact-ts",
+        rendered: PREACT_RENDERED,
+        stylesheet: "src/index.css",
+        component: "src/app.tsx",
+    },
+];
+
+fn check(
+    tab: &mut Tab,
+    script: &Path,
+    template: &Template,
+    parent: &Path,
+    installed: &mut Vec<(String, PathBuf)>,
+) {
+    let parent = parent.join(template.name);
+    std::fs::create_dir_all(&parent).unwrap();
+    let app = generate(script, &parent, template.name, installed);
     // Its log goes to the test's stderr: it says why a template does not render.
     let mut command = Command::new(env!("CARGO_BIN_EXE_hotserve"));
     command
@@ -160,7 +248,25 @@ fn create_vite_vanilla_and_lit_render_and_update_unmodified() {
     let Some(mut tab) = browser() else {
         return;
     };
-    for template in &TEMPLATES {
-        check(&mut tab, &script, template);
+    let dir = tempfile::tempdir().unwrap();
+    let mut installed = Vec::new();
+    for template in &PLAIN {
+        check(&mut tab, &script, template, dir.path(), &mut installed);
+    }
+}
+
+#[cfg(feature = "transform")]
+#[test]
+fn create_vite_typescript_and_preact_templates_render_and_update_unmodified() {
+    let Some(script) = create_vite() else {
+        return;
+    };
+    let Some(mut tab) = browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut installed = Vec::new();
+    for template in &COMPILED {
+        check(&mut tab, &script, template, dir.path(), &mut installed);
     }
 }

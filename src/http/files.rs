@@ -41,16 +41,29 @@ pub(crate) struct FileRequest {
     pub wrap: Option<modules::wrap::Wrap>,
     /// Send scripts as they are, without the module transform (`public/`, as in Vite).
     pub as_is: bool,
+    /// A module import asked (`?import`, `Sec-Fetch-Dest: script`): see [`Kind::Compiled`].
+    pub imported: bool,
+    /// Which files are modules, with the embedder's file types; without it, by extension.
+    pub modules: Option<std::sync::Arc<modules::Modules>>,
 }
 
 impl FileRequest {
     /// What the transform stage makes of the file at `path` for this request: the request's
     /// wrapper first (`main.js?raw` is a string), else the file's own kind.
     fn module_kind(&self, path: &Path) -> Option<Kind> {
+        let own = || match &self.modules {
+            Some(modules) => modules.kind_of(path),
+            None => modules::kind_of(path),
+        };
         match self.wrap {
             Some(wrap) => Some(Kind::Wrapped(wrap)),
             None if self.as_is => None,
-            None => modules::kind_of(path),
+            None => own().map(|kind| match kind {
+                Kind::Compiled { .. } => Kind::Compiled {
+                    imported: self.imported,
+                },
+                other => other,
+            }),
         }
     }
 }

@@ -9,9 +9,10 @@
 //! [`router::route`] decides what a request is (a file, the client, the HMR upgrade, a
 //! proxied path, or a refusal) without touching anything; [`Site::act`] carries that out.
 //! Loading a file is blocking file-system work on the blocking pool and returns a value;
-//! the transform stage resolves a JavaScript module's package imports
-//! ([`Packages::prepare`], on the blocking pool: it reads `package.json` files), hands
-//! modules to [`Modules::transform`] and stylesheets to [`Stylesheets::transform`], and puts
+//! the transform stage compiles TypeScript, JSX and the embedder's file types
+//! ([`Modules::compile`]) and resolves a JavaScript module's package imports
+//! ([`Packages::prepare`]), both on the blocking pool (compiling is CPU work, resolving
+//! reads `package.json` files), hands modules to [`Modules::transform`] and stylesheets to [`Stylesheets::transform`], and puts
 //! the client's tag into pages; rendering a response is a function of what was loaded. The
 //! only thing this room tells the rest of the server is [`Served`], through the
 //! [`ServedLog`] the composition root (`service.rs`) passes in. An HMR upgrade is checked
@@ -44,6 +45,7 @@ pub(crate) use router::request_host;
 use crate::client::ServedClient;
 use crate::css::Stylesheets;
 use crate::hmr::Hub;
+use crate::modules::transform::OutputKind;
 use crate::modules::{Kind, Modules};
 use crate::packages::{ModuleError, Packages, Prepared};
 use crate::{Config, Error};
@@ -106,8 +108,29 @@ pub(crate) enum Ready {
     /// sent as a module that shows the error overlay and throws.
     Failed(Box<ModuleError>),
     /// A stylesheet whose references to hot-updated files were rewritten
-    /// ([`Stylesheets::transform`]).
-    Stylesheet { path: PathBuf, code: Bytes },
+    /// ([`Stylesheets::transform`]), or that a transform compiled (Sass for a `<link>`).
+    Stylesheet { code: Bytes },
+    /// A compiler helper that compiled modules import (`/@hotserve/runtime/helpers/...`).
+    #[cfg(feature = "transform")]
+    Helper(String),
+}
+
+/// What the steps before the module rewrite (compile, packages) made of a module's source.
+#[derive(Debug)]
+enum Staged {
+    /// The loaded bytes, as they are.
+    AsLoaded,
+    /// This source instead, as a module of `kind` (a compiled `.ts` is JavaScript; compiled
+    /// CSS that a module imports is a style module).
+    Module(Kind, Bytes),
+    /// Compiled to CSS for a page's `<link>`.
+    Stylesheet(Bytes),
+    /// Every transform declined: the file goes out as it is.
+    Declined,
+    /// The file did not compile: a 500, and the overlay.
+    Broken(Box<crate::protocol::ErrorInfo>),
+    /// A module that cannot run (an import that does not resolve).
+    Failed(Box<ModuleError>),
 }
 
 /// The request path's state, shared by all connections.
@@ -265,9 +288,16 @@ impl Site {
                 }
                 res
             }
-            Route::Client => {
-                respond::client(self.client.current(), &file_request(&req, self.inject))
-            }
+            Route::Client => respond::client(
+                self.client.current(),
+                &file_request(&req, self.inject, None),
+            ),
+            #[cfg(feature = "transform")]
+            Route::Helper(module) => respond::respond(
+                Ready::Helper(module),
+                &file_request(&req, self.inject, None),
+                req.uri(),
+            ),
             Route::File(safe) => self.clone().file(req, safe).await,
             Route::OutsideRoot(encoded) => self.clone().outside(req, encoded).await,
             Route::Refuse(refusal) => respond::refusal(&refusal),
@@ -282,7 +312,7 @@ impl Site {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let file_req = file_request(&req, self.inject);
+        let file_req = file_request(&req, self.inject, Some(&self.modules));
         let Some((outcome, file_req)) = self.clone().load(safe, file_req).await else {
             return respond::internal_error();
         };
@@ -300,7 +330,7 @@ impl Site {
     /// resolved to (see [`crate::packages`]); `encoded` is the absolute path as sent.
     async fn outside<B>(self: Arc<Self>, req: Request<B>, encoded: String) -> Response<Body> {
         use crate::packages::FsTarget;
-        let file_req = file_request(&req, false);
+        let file_req = file_request(&req, false, None);
         let site = self.clone();
         let decided = tokio::task::spawn_blocking(move || {
             let outcome = match site.packages.fs_target(&encoded, &site.deny) {
@@ -337,8 +367,8 @@ impl Site {
             Outcome::File(found) => self.packages.cache_for_good(&found.path, uri.query()),
             _ => false,
         };
-        let prepared = self.clone().prepare(&outcome, uri).await;
-        let (ready, served) = self.transform(outcome, uri.path(), prepared, file_req);
+        let staged = self.clone().prepare(&outcome, uri).await;
+        let (ready, served) = self.transform(outcome, uri.path(), staged, file_req);
         if let Some(served) = served {
             self.served.served(served);
         }
@@ -360,31 +390,65 @@ impl Site {
         res
     }
 
-    /// The package step of the transform stage, for JavaScript modules: bare specifiers
-    /// resolved, and in package code every import versioned and `process.env.NODE_ENV`
-    /// replaced. On the blocking pool, since resolution reads `package.json` files.
-    async fn prepare(self: Arc<Self>, outcome: &Outcome, uri: &hyper::Uri) -> Prepared {
+    /// The steps before the module rewrite, on the blocking pool: a file a transform takes
+    /// (TypeScript, JSX, an embedder's type) is compiled; then, for JavaScript, the package
+    /// step: bare specifiers resolved, and in package code every import versioned and
+    /// `process.env.NODE_ENV` replaced.
+    async fn prepare(self: Arc<Self>, outcome: &Outcome, uri: &hyper::Uri) -> Staged {
         let Outcome::File(found) = outcome else {
-            return Prepared::Unchanged;
+            return Staged::AsLoaded;
         };
-        let (Rewrite::Module(Kind::JavaScript), FileBody::Bytes(bytes)) =
-            (found.rewrite, &found.body)
-        else {
-            return Prepared::Unchanged;
+        let (Rewrite::Module(kind), FileBody::Bytes(bytes)) = (found.rewrite, &found.body) else {
+            return Staged::AsLoaded;
         };
-        if !cfg!(feature = "node") {
-            return Prepared::Unchanged;
+        let compiled = matches!(kind, Kind::Compiled { .. });
+        if !compiled && (kind != Kind::JavaScript || !cfg!(feature = "node")) {
+            return Staged::AsLoaded;
         }
         let (bytes, real) = (bytes.clone(), found.path.clone());
         let url = percent_encoding::percent_decode_str(uri.path())
             .decode_utf8_lossy()
             .into_owned();
-        tokio::task::spawn_blocking(move || match std::str::from_utf8(&bytes) {
-            Ok(text) => self.packages.prepare(&real, &url, text),
-            Err(_) => Prepared::Unchanged,
-        })
-        .await
-        .unwrap_or(Prepared::Unchanged)
+        tokio::task::spawn_blocking(move || self.stage(kind, &real, &url, bytes))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(%err, "transform task failed");
+                Staged::AsLoaded
+            })
+    }
+
+    /// [`prepare`](Self::prepare)'s blocking part for the module at `real`, served at `url`
+    /// (decoded).
+    fn stage(&self, kind: Kind, real: &Path, url: &str, source: Bytes) -> Staged {
+        let (source, kind) = match kind {
+            Kind::Compiled { imported } => match self.modules.compile(real, url, &source) {
+                Err(err) => return Staged::Broken(err),
+                Ok(None) if crate::modules::kind_of(real) == Some(Kind::JavaScript) => {
+                    (source, Kind::JavaScript)
+                }
+                Ok(None) => return Staged::Declined,
+                Ok(Some(out)) => {
+                    let code = Bytes::from(out.code.clone());
+                    match out.kind {
+                        OutputKind::Js => (code, Kind::JavaScript),
+                        OutputKind::Css if imported => {
+                            let style = Kind::Wrapped(crate::modules::wrap::Wrap::Style);
+                            return Staged::Module(style, code);
+                        }
+                        OutputKind::Css => return Staged::Stylesheet(code),
+                    }
+                }
+            },
+            other => (source, other),
+        };
+        let Ok(text) = std::str::from_utf8(&source) else {
+            return Staged::Module(kind, source);
+        };
+        match self.packages.prepare(real, url, text) {
+            Prepared::Unchanged => Staged::Module(kind, source),
+            Prepared::Code(code) => Staged::Module(kind, Bytes::from(code)),
+            Prepared::Failed(err) => Staged::Failed(err),
+        }
     }
 
     /// The load stage: the cache, or the file system on the blocking pool. `None` when the
@@ -450,13 +514,13 @@ impl Site {
     /// loaded. Also says what was served, for the planner: `url` is the request path as
     /// received.
     ///
-    /// `prepared` is what the package step made of a JavaScript module; `req` decides
-    /// conditionals and ranges of a stylesheet that nothing was rewritten in.
+    /// `staged` is what the compile and package steps made of a module; `req` decides
+    /// conditionals and ranges of a file sent as it is.
     fn transform(
         &self,
         outcome: Outcome,
         url: &str,
-        prepared: Prepared,
+        staged: Staged,
         req: &FileRequest,
     ) -> (Ready, Option<Served>) {
         let served = |path: &Path, etag: &str, body: Option<Bytes>| Served {
@@ -482,10 +546,29 @@ impl Site {
                             _ if !kind.needs_source() => Bytes::new(),
                             _ => return (Ready::Loaded(Outcome::File(found)), None),
                         };
-                        let source = match prepared {
-                            Prepared::Unchanged => source,
-                            Prepared::Code(code) => Bytes::from(code),
-                            Prepared::Failed(err) => return (Ready::Failed(err), Some(record)),
+                        let (kind, source) = match staged {
+                            Staged::AsLoaded => (kind, source),
+                            Staged::Module(kind, code) => (kind, code),
+                            Staged::Failed(err) => return (Ready::Failed(err), Some(record)),
+                            Staged::Broken(err) => {
+                                let record = Served {
+                                    module: true,
+                                    error: Some((*err).clone()),
+                                    ..record
+                                };
+                                return (Ready::Broken(*err), Some(record));
+                            }
+                            Staged::Stylesheet(code) => {
+                                let decoded =
+                                    percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+                                let code = self.styles.transform(&decoded, &code).unwrap_or(code);
+                                return (Ready::Stylesheet { code }, Some(record));
+                            }
+                            Staged::Declined => {
+                                let ready =
+                                    files::respond_as_is(found.path, found.validators, source, req);
+                                return (Ready::Loaded(ready), Some(record));
+                            }
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
                         let source = if kind.is_stylesheet() {
@@ -513,10 +596,7 @@ impl Site {
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
                         let ready = match self.styles.transform(&decoded, source) {
-                            Some(code) => Ready::Stylesheet {
-                                path: found.path,
-                                code,
-                            },
+                            Some(code) => Ready::Stylesheet { code },
                             // Nothing rewritten: the file's own validators and ranges apply.
                             None => Ready::Loaded(files::respond_as_is(
                                 found.path,
@@ -560,9 +640,19 @@ impl Site {
     }
 }
 
-fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
+/// The request facts the load stage decides on; `modules` says which file types are
+/// compiled (for file requests under the root).
+fn file_request<B>(
+    req: &Request<B>,
+    inject_client: bool,
+    modules: Option<&Arc<Modules>>,
+) -> FileRequest {
     let headers = req.headers();
     let text = |name: header::HeaderName| header_text(headers, name);
+    let script_destination = headers
+        .get("sec-fetch-dest")
+        .is_some_and(|v| v.as_bytes() == b"script");
+    let compiled = modules.is_some_and(|m| m.compiles(req.uri().path()));
     FileRequest {
         if_none_match: text(header::IF_NONE_MATCH),
         if_modified_since: text(header::IF_MODIFIED_SINCE),
@@ -582,11 +672,12 @@ fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
         wrap: crate::modules::wrap::decide(
             req.uri().path(),
             req.uri().query(),
-            headers
-                .get("sec-fetch-dest")
-                .is_some_and(|v| v.as_bytes() == b"script"),
+            script_destination,
+            compiled,
         ),
         as_is: false,
+        imported: crate::modules::wrap::imported(req.uri().query(), script_destination),
+        modules: modules.cloned(),
     }
 }
 

@@ -29,15 +29,31 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             let script = HeaderValue::from_static("text/javascript; charset=utf-8");
             revalidated(&etag, req, script, code)
         }
-        Ready::Stylesheet { path, code } => {
+        // A `.css` file, or what a transform compiled for a `<link>` (`.scss`).
+        Ready::Stylesheet { code } => {
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
-            revalidated(&etag, req, content_type(&path), code)
+            let css = HeaderValue::from_static("text/css; charset=utf-8");
+            revalidated(&etag, req, css, code)
         }
-        Ready::Broken(err) => uncached(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain; charset=utf-8",
-            format!("{}\n", err.message),
-        ),
+        #[cfg(feature = "transform")]
+        Ready::Helper(module) => {
+            let etag = format!("\"h-{:x}\"", crate::sync::content_hash(module.as_bytes()));
+            let script = HeaderValue::from_static("text/javascript; charset=utf-8");
+            revalidated(&etag, req, script, Bytes::from(module))
+        }
+        Ready::Broken(err) => {
+            // The import that asked sees the message and the code frame (devtools'
+            // network tab); the overlay gets them through the hub.
+            let text = match &err.frame {
+                Some(frame) => format!("{}\n\n{frame}\n", err.message),
+                None => format!("{}\n", err.message),
+            };
+            uncached(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                text,
+            )
+        }
         Ready::Page(found) => {
             let mut res = file_response(found);
             // Ranges of the file do not apply to the page as sent.

@@ -40,6 +40,9 @@ pub(crate) enum Route<'a> {
     /// `/`, still percent-encoded) names an absolute path that the package stage checks
     /// against the folders imports resolved to.
     OutsideRoot(String),
+    /// A runtime helper that compiled modules import (`/@hotserve/runtime/helpers/...`).
+    #[cfg(feature = "transform")]
+    Helper(String),
     /// A path under the root, already checked component by component. After the load
     /// stage, a file that is not there may still go to a backend
     /// ([`Routes::after_missing_file`]).
@@ -128,6 +131,10 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
     if let Some(rest) = req.uri().path().strip_prefix(FS_PREFIX) {
         // Keep the `/` that starts the absolute path.
         return Route::OutsideRoot(format!("/{rest}"));
+    }
+    #[cfg(feature = "transform")]
+    if let Some(module) = crate::modules::transform::helpers::module_for(req.uri().path()) {
+        return Route::Helper(module);
     }
     match resolve::resolve(req.uri().path()) {
         Ok(safe) => Route::File(safe),
