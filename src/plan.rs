@@ -127,6 +127,9 @@ pub(crate) enum Reason {
     ReloadOn { file: String },
     /// An `.env` file changed, so `import.meta.env` did.
     Env { file: String },
+    /// A `tsconfig.json`/`jsconfig.json` changed: modules compiled with the old options
+    /// are stale.
+    CompilerOptions { file: String },
     /// The installed packages changed (`file`: the lockfile or folder that did).
     Packages { file: String },
     /// `hot.invalidate()` from `file` reached no module that accepts it, or came back
@@ -147,6 +150,7 @@ impl Reason {
             Reason::EventsLost => "events-lost",
             Reason::ReloadOn { .. } => "reload-on",
             Reason::Env { .. } => "env",
+            Reason::CompilerOptions { .. } => "compiler-options",
             Reason::Packages { .. } => "packages",
             Reason::Invalidated { .. } => "invalidated",
             Reason::FolderChanged { .. } => "folder-changed",
@@ -161,6 +165,7 @@ impl Reason {
             | Reason::Removed { file }
             | Reason::ReloadOn { file }
             | Reason::Env { file }
+            | Reason::CompilerOptions { file }
             | Reason::Packages { file }
             | Reason::Invalidated { file, .. }
             | Reason::FolderChanged { file, .. } => Some(file),
@@ -190,6 +195,9 @@ impl Reason {
             Reason::EventsLost => "file events were lost (too many changes at once)".into(),
             Reason::ReloadOn { file } => format!("{file} changed (a --reload-on file)"),
             Reason::Env { file } => format!("{file} changed (import.meta.env)"),
+            Reason::CompilerOptions { file } => {
+                format!("{file} changed the options modules are compiled with")
+            }
             Reason::Packages { file } => format!("packages changed ({file})"),
             Reason::Invalidated { file, chain: c } if c.len() > 1 => format!(
                 "{file} called hot.invalidate() and no importer accepts it ({})",
@@ -556,8 +564,9 @@ pub(crate) fn decide(
         }
         if crate::modules::transform::changes_compile_options(path) {
             // A tsconfig: modules compiled with the old options are stale in every page.
-            plain.reload(&url);
-            rich.reload(&url);
+            let reason = Reason::CompilerOptions { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
             continue;
         }
         if crate::modules::env::is_env_file(&url) {
