@@ -33,11 +33,16 @@ pub struct Config {
     #[cfg(feature = "proxy")]
     pub(crate) proxy: crate::http::proxy::ProxyConfig,
     pub(crate) keepalive: Duration,
+    pub(crate) header_timeout: Duration,
     pub(crate) mode: String,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
 pub const DEFAULT_PORT: u16 = 5173;
+
+/// See [`Config::header_timeout`]: longer than any honest client needs for a head, short
+/// enough that slow-header connections cannot pile up.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
     /// Serve the folder `root`.
@@ -65,6 +70,7 @@ impl Config {
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
             keepalive: crate::hmr::DEFAULT_KEEPALIVE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             mode: crate::modules::env::DEFAULT_MODE.into(),
         }
     }
@@ -186,6 +192,16 @@ impl Config {
     /// half intervals is dropped. Defaults to 30 seconds.
     pub fn keepalive(mut self, interval: Duration) -> Self {
         self.keepalive = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long a connection may take to send a request's head, counted from when the server
+    /// starts waiting for it: after the connection opens, and again after each response on
+    /// a kept-alive connection (so this also closes idle keep-alive connections). A slow
+    /// client (one header byte a second) is cut off after it; a response being downloaded,
+    /// or an HMR socket, never is. Defaults to 30 seconds.
+    pub fn header_timeout(mut self, limit: Duration) -> Self {
+        self.header_timeout = limit.max(Duration::from_millis(10));
         self
     }
 

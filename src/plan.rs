@@ -74,6 +74,8 @@ pub(crate) struct Outcome {
     pub payloads: Vec<Payload>,
     /// What clients that announced in-place updates get instead, when it differs.
     pub in_place: Option<InPlace>,
+    /// Why the `full-reload` among the payloads reloads, when there is one.
+    pub reason: Option<Reason>,
 }
 
 /// The payloads for clients that apply in-place updates, and what they swap.
@@ -90,6 +92,7 @@ impl Outcome {
         Outcome {
             payloads,
             in_place: None,
+            reason: None,
         }
     }
 }
@@ -98,19 +101,153 @@ impl Outcome {
 /// wire format stays Vite's, sent only to clients that announced they understand it.
 pub(crate) const ASSETS_EVENT: &str = "hotserve:assets";
 
+/// The event name of the payload that says why the `full-reload` after it reloads: a
+/// `custom` payload (Vite's client passes it to `import.meta.hot.on` listeners and
+/// otherwise ignores it; hotserve's client logs it in the console).
+pub(crate) const RELOAD_EVENT: &str = "hotserve:reload";
+
+/// Why pages reload instead of updating in place. A full reload is the expensive outcome,
+/// so the terminal line, the `--json` event stream and the browser console all name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The update of `file` walked up its importers (`chain`, from `file` to the module
+    /// that nothing imports) and no module on the way accepts it.
+    NotAccepted { file: String, chain: Vec<String> },
+    /// `file` has no hot update of its kind: a script outside the module graph, a
+    /// stylesheet pulled in by `@import`, an image (for Vite's client, which cannot swap
+    /// them in place).
+    NoHotUpdate { file: String },
+    /// `file`, which a page had loaded, was deleted.
+    Removed { file: String },
+    /// An HTML page was edited (pages are never hot-updated).
+    PageEdited { pages: Vec<String> },
+    /// The watcher lost events: nobody knows what changed.
+    EventsLost,
+    /// `file` matches a `--reload-on` pattern.
+    ReloadOn { file: String },
+    /// An `.env` file changed, so `import.meta.env` did.
+    Env { file: String },
+    /// The installed packages changed (`file`: the lockfile or folder that did).
+    Packages { file: String },
+    /// `hot.invalidate()` from `file` reached no module that accepts it, or came back
+    /// to where it started.
+    Invalidated { file: String, chain: Vec<String> },
+    /// `file` was added to or removed from `folder`, whose listing page is open.
+    FolderChanged { folder: String, file: String },
+}
+
+impl Reason {
+    /// The short name of the cause, for tools (`data.reason` of the payload).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::NotAccepted { .. } => "not-accepted",
+            Reason::NoHotUpdate { .. } => "no-hot-update",
+            Reason::Removed { .. } => "removed",
+            Reason::PageEdited { .. } => "page-edited",
+            Reason::EventsLost => "events-lost",
+            Reason::ReloadOn { .. } => "reload-on",
+            Reason::Env { .. } => "env",
+            Reason::Packages { .. } => "packages",
+            Reason::Invalidated { .. } => "invalidated",
+            Reason::FolderChanged { .. } => "folder-changed",
+        }
+    }
+
+    /// The file whose change caused the reload, if one did.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Reason::NotAccepted { file, .. }
+            | Reason::NoHotUpdate { file }
+            | Reason::Removed { file }
+            | Reason::ReloadOn { file }
+            | Reason::Env { file }
+            | Reason::Packages { file }
+            | Reason::Invalidated { file, .. }
+            | Reason::FolderChanged { file, .. } => Some(file),
+            Reason::PageEdited { pages } => pages.first().map(String::as_str),
+            Reason::EventsLost => None,
+        }
+    }
+
+    /// One sentence for a person.
+    pub fn message(&self) -> String {
+        let chain = |chain: &[String]| chain.join(" -> ");
+        match self {
+            Reason::NotAccepted { file, chain: c } if c.len() > 1 => format!(
+                "{file} changed and no module accepts the update ({}, which nothing imports)",
+                chain(c)
+            ),
+            Reason::NotAccepted { file, .. } => {
+                format!("{file} changed; it does not accept updates and nothing imports it")
+            }
+            Reason::NoHotUpdate { file } => {
+                format!("{file} changed and this kind of file has no hot update here")
+            }
+            Reason::Removed { file } => format!("{file} was deleted"),
+            Reason::PageEdited { pages } => {
+                format!("{} edited (HTML is never hot-updated)", pages.join(", "))
+            }
+            Reason::EventsLost => "file events were lost (too many changes at once)".into(),
+            Reason::ReloadOn { file } => format!("{file} changed (a --reload-on file)"),
+            Reason::Env { file } => format!("{file} changed (import.meta.env)"),
+            Reason::Packages { file } => format!("packages changed ({file})"),
+            Reason::Invalidated { file, chain: c } if c.len() > 1 => format!(
+                "{file} called hot.invalidate() and no importer accepts it ({})",
+                chain(c)
+            ),
+            Reason::Invalidated { file, .. } => {
+                format!("{file} called hot.invalidate() and nothing above it takes the update")
+            }
+            Reason::FolderChanged { folder, file } => {
+                format!("{file} came or went in {folder} (its listing is open)")
+            }
+        }
+    }
+
+    /// The `custom` payload sent just before the `full-reload` it explains.
+    pub fn payload(&self) -> Payload {
+        let mut data = serde_json::json!({
+            "reason": self.kind(),
+            "message": self.message(),
+        });
+        if let Some(file) = self.file() {
+            data["file"] = file.into();
+        }
+        if let Reason::NotAccepted { chain, .. } | Reason::Invalidated { chain, .. } = self {
+            data["chain"] = chain.clone().into();
+        }
+        Payload::Custom {
+            event: RELOAD_EVENT.into(),
+            data: Some(data),
+        }
+    }
+}
+
 /// What one kind of client gets for a change set, while it is being decided.
 #[derive(Debug, Default)]
 struct Side {
     updates: Vec<Update>,
-    reload_all: Option<String>,
+    reload_all: Option<Reason>,
     /// Served asset URL -> the stylesheets that reference it (swapped by `updates`).
     assets: BTreeMap<String, Vec<String>>,
     report: Vec<InPlaceUpdate>,
 }
 
 impl Side {
-    fn reload(&mut self, trigger: &str) {
-        self.reload_all.get_or_insert_with(|| trigger.to_owned());
+    /// Reload every page; the first reason is the one given.
+    fn reload(&mut self, reason: Reason) {
+        self.reload_all.get_or_insert(reason);
+    }
+
+    /// Why this side's payloads reload, if they do.
+    fn reason(&self, pages: &BTreeSet<String>) -> Option<Reason> {
+        match &self.reload_all {
+            Some(reason) => Some(reason.clone()),
+            None if pages.is_empty() => None,
+            None => Some(Reason::PageEdited {
+                pages: pages.iter().cloned().collect(),
+            }),
+        }
     }
 
     /// Swap the stylesheets that pull in `changed`.
@@ -132,10 +269,10 @@ impl Side {
     }
 
     fn payloads(&self, pages: &BTreeSet<String>, timestamp: u64) -> Vec<Payload> {
-        if let Some(trigger) = &self.reload_all {
+        if let Some(reason) = &self.reload_all {
             return vec![Payload::FullReload {
                 path: Some("*".into()),
-                triggered_by: Some(trigger.clone()),
+                triggered_by: reason.file().map(str::to_owned),
             }];
         }
         let mut payloads = Vec::new();
@@ -182,7 +319,13 @@ fn update_style_modules(
         for side in sides.iter_mut() {
             match &outcome {
                 Propagation::Updates(found) => side.updates.extend(found.iter().cloned()),
-                Propagation::FullReload { .. } | Propagation::NotInGraph => side.reload(changed),
+                Propagation::FullReload { chain, .. } => side.reload(Reason::NotAccepted {
+                    file: changed.to_owned(),
+                    chain: chain.clone(),
+                }),
+                Propagation::NotInGraph => side.reload(Reason::NoHotUpdate {
+                    file: changed.to_owned(),
+                }),
             }
         }
     }
@@ -217,6 +360,16 @@ impl ServedFiles {
             .get(path)
             .map(|e| (e.urls.iter().cloned().collect(), e.module))
             .unwrap_or_default()
+    }
+
+    /// The URL of the listing page that showed the folder at `path`, if one did.
+    fn listing(&self, path: &Path) -> Option<&str> {
+        let entry = self.0.get(path)?;
+        entry
+            .urls
+            .iter()
+            .find(|u| u.ends_with('/'))
+            .map(String::as_str)
     }
 
     /// Whether a content hash of the version browsers have is known.
@@ -304,7 +457,8 @@ impl Plan {
     }
 
     /// `hot.invalidate()` from a client: propagate to the module's importers.
-    pub fn invalidate(&self, message: &InvalidateMessage) -> Option<Payload> {
+    /// The payload, and for a `full-reload` why.
+    pub fn invalidate(&self, message: &InvalidateMessage) -> Option<(Payload, Option<Reason>)> {
         let path = message.path.as_str();
         let first = message.first_invalidated_by.as_deref();
         match self
@@ -313,11 +467,21 @@ impl Plan {
             .invalidate(path, first, next_timestamp())
         {
             Propagation::Updates(updates) if updates.is_empty() => None,
-            Propagation::Updates(updates) => Some(Payload::Update { updates }),
-            Propagation::FullReload { triggered_by } => Some(Payload::FullReload {
-                path: Some("*".into()),
-                triggered_by: Some(triggered_by),
-            }),
+            Propagation::Updates(updates) => Some((Payload::Update { updates }, None)),
+            Propagation::FullReload {
+                triggered_by,
+                chain,
+            } => {
+                let reason = Reason::Invalidated {
+                    file: triggered_by.clone(),
+                    chain,
+                };
+                let payload = Payload::FullReload {
+                    path: Some("*".into()),
+                    triggered_by: Some(triggered_by),
+                };
+                Some((payload, Some(reason)))
+            }
             Propagation::NotInGraph => None,
         }
     }
@@ -351,30 +515,49 @@ pub(crate) fn decide(
     timestamp: u64,
 ) -> Outcome {
     if batch.overflowed {
-        tracing::warn!("file events were lost (too many at once); reloading all pages");
-        return Outcome::for_all(vec![Payload::full_reload_all()]);
+        return Outcome {
+            reason: Some(Reason::EventsLost),
+            ..Outcome::for_all(vec![Payload::full_reload_all()])
+        };
     }
     // What clients without in-place support get, and what hotserve's client gets.
     let mut plain = Side::default();
     let mut rich = Side::default();
     let mut pages = BTreeSet::new();
+    let mut listed: Option<Reason> = None;
     for change in batch.changes {
         let path = change.path.as_path();
         let Some(url) = url_path(&rules.root, path) else {
             continue;
         };
+        // A folder shown as a listing page: a file that comes or goes changes the page
+        // (`/docs/index.html` is the page at `/docs/` for both clients).
+        if change.kind != ChangeKind::Modified
+            && let Some(folder) = path.parent().and_then(|p| served.listing(p))
+        {
+            pages.insert(format!("{folder}index.html"));
+            listed.get_or_insert_with(|| Reason::FolderChanged {
+                folder: folder.to_owned(),
+                file: url.clone(),
+            });
+        }
+        if change.kind != ChangeKind::Removed && served.listing(path).is_some() {
+            continue; // the folder itself: its entries' events say what changed
+        }
         if let Some(globs) = &rules.reload_on
             && globs.is_match(&url[1..])
         {
-            plain.reload(&url);
-            rich.reload(&url);
+            let reason = Reason::ReloadOn { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
             continue;
         }
         if crate::modules::env::is_env_file(&url) {
             // `import.meta.env` changed (the composition root has reloaded it): every page
             // runs modules that may read it.
-            plain.reload(&url);
-            rich.reload(&url);
+            let reason = Reason::Env { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
             continue;
         }
         let unchanged = |served: &mut ServedFiles| served.unchanged(path, read(path));
@@ -420,11 +603,12 @@ pub(crate) fn decide(
                 update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
                 if !pulls.is_empty() {
                     rich.swap_sheets(&url, &pulls, timestamp);
-                    plain.reload(&url);
+                    plain.reload(Reason::Removed { file: url });
                 }
             } else if loaded || graph.module(&url).is_some() {
-                plain.reload(&url);
-                rich.reload(&url);
+                let reason = Reason::Removed { file: url };
+                plain.reload(reason.clone());
+                rich.reload(reason);
             }
             continue;
         }
@@ -441,9 +625,18 @@ pub(crate) fn decide(
                     rich.updates.extend(found);
                 }
                 // No boundary, or not in the graph (a public file): reload.
-                Propagation::FullReload { .. } | Propagation::NotInGraph => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                Propagation::FullReload { chain, .. } => {
+                    let reason = Reason::NotAccepted {
+                        file: url.clone(),
+                        chain,
+                    };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
+                }
+                Propagation::NotInGraph => {
+                    let reason = Reason::NoHotUpdate { file: url.clone() };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                 }
             }
             if served_urls.is_empty() && pulls.is_empty() && inlined.is_empty() {
@@ -478,7 +671,7 @@ pub(crate) fn decide(
                     reason: InPlaceReason::Changed,
                 }));
             rich.swap_sheets(&url, &pulls, timestamp);
-            plain.reload(&url);
+            plain.reload(Reason::NoHotUpdate { file: url });
             continue;
         }
         if script {
@@ -490,14 +683,16 @@ pub(crate) fn decide(
                 }
                 // No boundary, or served as a module that the graph does not know (too large
                 // to scan): reload.
-                Propagation::FullReload { .. } => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                Propagation::FullReload { chain, .. } => {
+                    let reason = Reason::NotAccepted { file: url, chain };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                     continue;
                 }
                 Propagation::NotInGraph if as_module => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                    let reason = Reason::NoHotUpdate { file: url };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                     continue;
                 }
                 Propagation::NotInGraph => {}
@@ -507,9 +702,9 @@ pub(crate) fn decide(
             tracing::debug!(url, "changed, but no browser has loaded it");
             continue;
         }
-        plain.reload(&url);
+        plain.reload(Reason::NoHotUpdate { file: url.clone() });
         if script {
-            rich.reload(&url);
+            rich.reload(Reason::NoHotUpdate { file: url });
             continue;
         }
         // An image, font or other file a page loaded: elements that show it and sheets
@@ -534,12 +729,27 @@ pub(crate) fn decide(
     }
     let payloads = plain.payloads(&pages, timestamp);
     let rich_payloads = rich.payloads(&pages, timestamp);
+    // Whatever reloads in-place clients reloads the others too, for the same first reason
+    // (both sides see the changes in one order): one reason serves both.
+    let reason = match (plain.reason(&pages), listed) {
+        // Only listings changed: say so rather than "page edited".
+        (Some(Reason::PageEdited { pages: edited }), Some(listed))
+            if edited.iter().all(|p| p.ends_with("/index.html")) =>
+        {
+            Some(listed)
+        }
+        (reason, _) => reason,
+    };
     // Whatever reloads in-place clients reloads the others too: one payload for all then.
     let in_place = (rich.reload_all.is_none() && rich_payloads != payloads).then(|| InPlace {
         payloads: rich_payloads,
         updates: rich.report,
     });
-    Outcome { payloads, in_place }
+    Outcome {
+        payloads,
+        in_place,
+        reason,
+    }
 }
 
 /// The `reload_on` patterns: relative to the root; a pattern without `/` also matches file
@@ -596,6 +806,20 @@ fn dedupe(updates: &mut Vec<Update>) {
             u.accepted_path.clone(),
         ))
     });
+}
+
+/// One human line per payload, for the log; a `full-reload` names its `reason`.
+pub(crate) fn describe_why(payload: &Payload, reason: Option<&Reason>) -> String {
+    match (payload, reason) {
+        (Payload::FullReload { path, .. }, Some(reason)) => {
+            let pages = match path.as_deref() {
+                Some(page) if page != "*" => page,
+                _ => "all pages",
+            };
+            format!("page reload ({pages}): {}", reason.message())
+        }
+        _ => describe(payload),
+    }
 }
 
 /// One human line per payload, for the log.
@@ -1157,12 +1381,104 @@ mod tests {
             let want = Outcome {
                 payloads: (case.expect)(),
                 in_place: (case.in_place)(),
+                // Reasons have their own test below.
+                reason: got.reason.clone(),
             };
             if got != want {
                 failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", case.rule));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_full_reload_names_its_reason() {
+        let cases: [(Case, Option<Reason>); 6] = [
+            (
+                Case {
+                    modules: &[("/main.js", "import './util.js'"), ("/util.js", "")],
+                    served: &[("util.js", "/util.js", "a")],
+                    changes: &[("util.js", Modified)],
+                    ..BASE
+                },
+                Some(Reason::NotAccepted {
+                    file: "/util.js".into(),
+                    chain: vec!["/util.js".into(), "/main.js".into()],
+                }),
+            ),
+            (
+                Case {
+                    served: &[("logo.png", "/logo.png", "a")],
+                    changes: &[("logo.png", Modified)],
+                    ..BASE
+                },
+                Some(Reason::NoHotUpdate {
+                    file: "/logo.png".into(),
+                }),
+            ),
+            (
+                Case {
+                    served: &[("a.css", "/a.css", "a{}")],
+                    changes: &[("a.css", Removed)],
+                    ..BASE
+                },
+                Some(Reason::Removed {
+                    file: "/a.css".into(),
+                }),
+            ),
+            (
+                Case {
+                    changes: &[("docs/p.html", Modified)],
+                    ..BASE
+                },
+                Some(Reason::PageEdited {
+                    pages: vec!["/docs/p.html".into()],
+                }),
+            ),
+            (
+                Case {
+                    overflowed: true,
+                    ..BASE
+                },
+                Some(Reason::EventsLost),
+            ),
+            (
+                Case {
+                    served: &[("a.css", "/a.css", "a{}")],
+                    changes: &[("a.css", Modified)],
+                    ..BASE
+                },
+                None,
+            ),
+        ];
+        for (case, want) in &cases {
+            let got = run(case);
+            assert_eq!(&got.reason, want, "{:?}", got.payloads);
+            let reloads = got
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::FullReload { .. }));
+            assert_eq!(reloads, want.is_some(), "{:?}", got.payloads);
+        }
+        let reason = Reason::NotAccepted {
+            file: "/util.js".into(),
+            chain: vec!["/util.js".into(), "/main.js".into()],
+        };
+        let Payload::Custom { event, data } = reason.payload() else {
+            panic!("a custom payload");
+        };
+        assert_eq!(event, RELOAD_EVENT);
+        let data = data.unwrap();
+        assert_eq!(data["reason"], "not-accepted");
+        assert_eq!(data["file"], "/util.js");
+        assert_eq!(data["chain"], serde_json::json!(["/util.js", "/main.js"]));
+        assert!(
+            data["message"]
+                .as_str()
+                .unwrap()
+                .contains("/util.js -> /main.js"),
+            "{data}"
+        );
     }
 
     #[test]

@@ -342,34 +342,31 @@ async fn apply_changes(
             crate::plan::Outcome {
                 payloads: vec![Payload::full_reload_all()],
                 in_place: None,
+                reason: None,
             }
         }
     };
+    let reason = outcome.reason.as_ref();
     let Some(in_place) = outcome.in_place else {
+        send_explained(hub, &outcome.payloads, reason, Audience::All);
         for payload in &outcome.payloads {
             tracing::info!(
                 "{} ({:.1?})",
-                crate::plan::describe(payload),
+                crate::plan::describe_why(payload, reason),
                 first_event.elapsed()
             );
-            hub.send(payload.clone());
         }
         return outcome.payloads;
     };
     // hotserve's client swaps in place; clients that did not say they can (Vite's) get
     // what they always got.
-    let mut rich_clients = 0;
-    for payload in &in_place.payloads {
-        rich_clients = hub.send_to(payload.clone(), Audience::InPlace);
-    }
-    let mut plain_clients = 0;
-    for payload in &outcome.payloads {
-        plain_clients = hub.send_to(payload.clone(), Audience::Plain);
-    }
+    let rich_clients = send_explained(hub, &in_place.payloads, reason, Audience::InPlace);
+    let plain_clients = send_explained(hub, &outcome.payloads, reason, Audience::Plain);
     let took = first_event.elapsed();
     if in_place.updates.is_empty() {
         for payload in &in_place.payloads {
-            tracing::info!("{} ({took:.1?})", crate::plan::describe(payload));
+            let line = crate::plan::describe_why(payload, reason);
+            tracing::info!("{line} ({took:.1?})");
         }
     } else {
         let swapped: Vec<String> = in_place.updates.iter().map(|u| u.to_string()).collect();
@@ -387,13 +384,31 @@ async fn apply_changes(
         for payload in &outcome.payloads {
             tracing::info!(
                 "{} for {plain_clients} clients without in-place updates",
-                crate::plan::describe(payload)
+                crate::plan::describe_why(payload, reason)
             );
         }
     }
     let mut sent = in_place.payloads;
     sent.extend(outcome.payloads);
     sent
+}
+
+/// Send `payloads` to `audience`, each `full-reload` preceded by the `custom` payload that
+/// says why (see [`crate::plan::Reason`]); returns how many clients the last one reached.
+fn send_explained(
+    hub: &Hub,
+    payloads: &[Payload],
+    reason: Option<&crate::plan::Reason>,
+    audience: Audience,
+) -> usize {
+    let mut clients = 0;
+    for payload in payloads {
+        if let (Payload::FullReload { .. }, Some(reason)) = (payload, reason) {
+            hub.send_to(reason.payload(), audience);
+        }
+        clients = hub.send_to(payload.clone(), audience);
+    }
+    clients
 }
 
 /// `import.meta.env` for `mode` from the `.env` files in `root` and the process environment
@@ -487,22 +502,26 @@ async fn watch_packages(rooms: Rooms) {
         };
         let root = rooms.site.root();
         let shown = changed.strip_prefix(root).unwrap_or(&changed);
-        tracing::info!("packages changed ({}); reloading pages", shown.display());
-        rooms.hub.send(Payload::FullReload {
+        let reason = crate::plan::Reason::Packages {
+            file: shown.display().to_string(),
+        };
+        tracing::info!("page reload (all pages): {}", reason.message());
+        let reload = Payload::FullReload {
             path: Some("*".into()),
             triggered_by: Some(changed.display().to_string()),
-        });
+        };
+        send_explained(&rooms.hub, &[reload], Some(&reason), Audience::All);
     }
 }
 
 fn invalidate(rooms: &Rooms, message: &InvalidateMessage) {
-    if let Some(payload) = rooms.plan.invalidate(message) {
+    if let Some((payload, reason)) = rooms.plan.invalidate(message) {
         tracing::info!(
             "{} (invalidated by {})",
-            crate::plan::describe(&payload),
+            crate::plan::describe_why(&payload, reason.as_ref()),
             message.path
         );
-        rooms.hub.send(payload);
+        send_explained(&rooms.hub, &[payload], reason.as_ref(), Audience::All);
     }
 }
 

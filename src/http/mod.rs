@@ -253,9 +253,10 @@ impl Site {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        match router::route(&req, &self.routes) {
+        let head = req.method() == Method::HEAD;
+        let res = match router::route(&req, &self.routes) {
             #[cfg(feature = "proxy")]
-            Route::Proxy(proxy, target) => proxy.forward(req, target).await,
+            Route::Proxy(proxy, target) => return proxy.forward(req, target).await,
             Route::Upgrade(protocol) => {
                 let hosts = &self.routes.hosts;
                 let mut res = ws::upgrade(req, protocol, hosts, &self.token, &self.hub);
@@ -270,7 +271,8 @@ impl Site {
             Route::File(safe) => self.clone().file(req, safe).await,
             Route::OutsideRoot(encoded) => self.clone().outside(req, encoded).await,
             Route::Refuse(refusal) => respond::refusal(&refusal),
-        }
+        };
+        if head { respond::head_of(res) } else { res }
     }
 
     /// load -> transform -> report what was served -> respond.
@@ -285,7 +287,8 @@ impl Site {
             return respond::internal_error();
         };
         #[cfg(feature = "proxy")]
-        if matches!(outcome, Outcome::NotFound)
+        // A folder without a page is the backend's to answer too.
+        if matches!(outcome, Outcome::NotFound | Outcome::Listing(_))
             && let Some((proxy, target)) = self.routes.after_missing_file()
         {
             return proxy.forward(req, target).await;
@@ -540,6 +543,12 @@ impl Site {
                     }
                     Rewrite::None => (Ready::Loaded(Outcome::File(found)), Some(record)),
                 }
+            }
+            Outcome::Listing(listing) => {
+                // Recorded by the folder's path: files added to or removed from it reload
+                // the pages that show the listing.
+                let record = served(&listing.path, "", None);
+                (Ready::Loaded(Outcome::Listing(listing)), Some(record))
             }
             Outcome::NotModified { path, validators } => {
                 let record = served(&path, &validators.etag, None);

@@ -6,7 +6,7 @@
 //! order of the checks stays readable in one place.
 
 use super::fragment::FragmentSeen;
-use super::host::HostPolicy;
+use super::host::{self, HostFault, HostPolicy};
 use super::resolve::{self, SafePath};
 use super::ws;
 use crate::client::CLIENT_PATH;
@@ -57,6 +57,8 @@ pub(crate) enum Refusal<'a> {
     NoSubprotocol,
     /// A `Host` not on the allow list: DNS rebinding protection (403).
     BlockedHost(String),
+    /// Two `Host` headers, none on an HTTP/1.1 request, or one that is not text (400).
+    BadHost(HostFault),
     /// A `#` in the request target: browsers never send one (400).
     Fragment,
     /// Anything but GET and HEAD (405).
@@ -79,10 +81,16 @@ impl Refusal<'_> {
 
 /// Decide what to do with `req`. Pure: reads the request and the policy only.
 ///
-/// The order matters: proxied prefixes first (the backend may own WebSockets too), then
+/// The order matters: a request whose host cannot be told is refused first (RFC 9112
+/// §3.2), then proxied prefixes (the backend may own WebSockets too), then
 /// upgrades (the handshake does its own Host and token checks, and `vite-ping` needs none),
 /// then Host, fragment, method, the client, and last the path.
 pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
+    let wire = req.extensions().get::<ws::Peer>().is_some();
+    let claimed = match host::claimed_hosts(req, wire) {
+        Ok(claimed) => claimed,
+        Err(fault) => return Route::Refuse(Refusal::BadHost(fault)),
+    };
     let fragment = req.extensions().get::<FragmentSeen>().is_some();
     #[cfg(feature = "proxy")]
     if let Some(proxy) = &routes.proxy
@@ -90,7 +98,7 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
         && let Some(target) = proxy.route(req)
     {
         // The DNS-rebinding check protects the backend too.
-        return match blocked_host(req, &routes.hosts) {
+        return match blocked_host(&claimed, &routes.hosts) {
             Some(refusal) => Route::Refuse(refusal),
             None => Route::Proxy(proxy, target),
         };
@@ -105,7 +113,7 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
             None => Route::Refuse(Refusal::NoSubprotocol),
         };
     }
-    if let Some(refusal) = blocked_host(req, &routes.hosts) {
+    if let Some(refusal) = blocked_host(&claimed, &routes.hosts) {
         return Route::Refuse(refusal);
     }
     if fragment {
@@ -137,9 +145,10 @@ impl Routes {
     }
 }
 
-fn blocked_host<'a, B>(req: &Request<B>, hosts: &HostPolicy) -> Option<Refusal<'a>> {
-    let host = request_host(req)?;
-    (!hosts.allows(host)).then(|| Refusal::BlockedHost(host.to_owned()))
+/// The first claimed host the policy refuses (an absolute-form target's authority counts).
+fn blocked_host<'a>(claimed: &[&str], hosts: &HostPolicy) -> Option<Refusal<'a>> {
+    let host = claimed.iter().find(|host| !hosts.allows(host))?;
+    Some(Refusal::BlockedHost((*host).to_owned()))
 }
 
 /// The host the client asked for: `Host` in HTTP/1, the authority in HTTP/2.

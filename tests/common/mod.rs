@@ -221,9 +221,23 @@ pub async fn hmr_client(addr: SocketAddr) -> Ws {
         .expect("HMR upgrade accepted")
 }
 
-/// The next text message as JSON, within 5 s (pings and pongs skipped). Works over plain
-/// TCP and TLS alike.
+/// The next text message as JSON, within 5 s (pings and pongs skipped, and the
+/// `hotserve:reload` payload that says why a `full-reload` follows: tests of the reason
+/// read it with [`next_message`]). Works over plain TCP and TLS alike.
 pub async fn next_json<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let payload = next_message(ws).await;
+        if payload["event"] != "hotserve:reload" {
+            return payload;
+        }
+    }
+}
+
+/// The next text message as JSON, within 5 s (pings and pongs skipped).
+pub async fn next_message<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
