@@ -47,14 +47,14 @@ pub fn stylesheet(url: &str, css: &str) {
             "{reference:?} is not on character boundaries"
         );
     }
-    let mut graph = crate::css::StyleGraph::new();
-    crate::css::serve_stylesheet(&mut graph, url, css);
+    let mut graph = crate::css::StyleGraph::default();
+    crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
     let resolved: Vec<String> = refs
         .iter()
         .filter_map(|r| crate::css::resolve(url, &r.value))
         .collect();
     graph.mark_updated(resolved.iter().map(String::as_str), 42);
-    let again = crate::css::serve_stylesheet(&mut graph, url, css);
+    let again = crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
     assert_eq!(
         crate::css::scan(&again.code).len(),
         refs.len(),

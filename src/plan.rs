@@ -130,6 +130,7 @@ pub(crate) enum Reason {
     /// An `.env` file changed, so `import.meta.env` did.
     Env { file: String },
     /// The installed packages changed (`file`: the lockfile or folder that did).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
     Packages { file: String },
     /// `hot.invalidate()` from `file` reached no module that accepts it, or came back
     /// to where it started.
