@@ -6,6 +6,9 @@ mod config;
 mod css;
 mod error;
 mod events;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hmr;
 mod http;
 // Public only for `tests/lexer_corpus.rs` (the scanner checked against es-module-lexer);

@@ -58,6 +58,8 @@ pub(crate) struct ServedFiles(HashMap<PathBuf, ServedFile>);
 struct ServedFile {
     /// URL paths (as requested, without query) that served this file as it is.
     urls: BTreeSet<String>,
+    /// URL paths of listing pages that showed this folder.
+    listings: BTreeSet<String>,
     /// Whether it was also served as a module (transformed): its changes follow the graph.
     module: bool,
     /// The validator of the version last served, to hash each version once.
@@ -131,6 +133,7 @@ pub(crate) enum Reason {
     /// are stale.
     CompilerOptions { file: String },
     /// The installed packages changed (`file`: the lockfile or folder that did).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
     Packages { file: String },
     /// `hot.invalidate()` from `file` reached no module that accepts it, or came back
     /// to where it started.
@@ -370,16 +373,17 @@ impl ServedFiles {
             .unwrap_or_default()
     }
 
-    /// The URL of the listing page that showed the folder at `path`, if one did. A listing
-    /// is recorded without an entity tag (a file always has one): `index.html` served at
-    /// `/docs/` is a page, not a listing.
+    /// Note that the listing page at `url` showed the folder at `real`.
+    pub fn record_listing(&mut self, real: &Path, url: &str) {
+        let entry = self.0.entry(real.to_path_buf()).or_default();
+        if !entry.listings.contains(url) {
+            entry.listings.insert(url.to_owned());
+        }
+    }
+
+    /// The URL of the listing page that showed the folder at `path`, if one did.
     fn listing(&self, path: &Path) -> Option<&str> {
-        let entry = self.0.get(path).filter(|e| e.etag.is_empty())?;
-        entry
-            .urls
-            .iter()
-            .find(|u| u.ends_with('/'))
-            .map(String::as_str)
+        self.0.get(path)?.listings.first().map(String::as_str)
     }
 
     /// Whether a content hash of the version browsers have is known.
@@ -418,6 +422,11 @@ impl Plan {
     pub fn reload_on(mut self, globs: Option<globset::GlobSet>) -> Self {
         self.rules.reload_on = globs;
         self
+    }
+
+    /// See [`ServedFiles::record_listing`].
+    pub fn record_listing(&self, real: &Path, url: &str) {
+        lock(&self.served).record_listing(real, url);
     }
 
     /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;

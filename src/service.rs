@@ -77,13 +77,17 @@ struct ToPlanner {
 
 impl ServedLog for ToPlanner {
     fn served(&self, served: Served) {
-        self.plan.record_served(
-            &served.path,
-            &served.url,
-            served.module,
-            &served.etag,
-            served.body.as_deref(),
-        );
+        if served.listing {
+            self.plan.record_listing(&served.path, &served.url);
+        } else {
+            self.plan.record_served(
+                &served.path,
+                &served.url,
+                served.module,
+                &served.etag,
+                served.body.as_deref(),
+            );
+        }
         if let Some(err) = served.error {
             // One line for the terminal, the overlay for the browsers.
             tracing::error!("{}", err.message);

@@ -698,7 +698,7 @@ fn editing_a_leaf_under_a_nested_chain_reruns_the_boundary_with_the_fresh_leaf()
 }
 
 #[test]
-fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
+fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code_and_says_why() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
     let server = Binary::start(site.path(), 0);
@@ -709,6 +709,13 @@ fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
         SHORT,
     );
     tab.wait("window.__plain === 'plain 2'", SHORT);
+    // The console says why it reloaded, naming the importers the update went through.
+    tab.wait_console(
+        "[vite] page reload: /plain.js changed and no module accepts the update \
+         (/plain.js -> /main.js, which nothing imports)",
+        1,
+        SHORT,
+    );
     tab.assert_clean(false);
 }
 

@@ -85,6 +85,9 @@ pub(crate) struct Served {
     pub module: bool,
     /// The file could not be made into a module: show this in the browsers' overlay.
     pub error: Option<crate::protocol::ErrorInfo>,
+    /// `path` is a folder whose listing page was sent: files that come and go in it
+    /// change the page.
+    pub listing: bool,
 }
 
 /// Where the request path reports what it served; wired by the composition root.
@@ -531,6 +534,7 @@ impl Site {
             pruned: Vec::new(),
             module: false,
             error: None,
+            listing: false,
         };
         match outcome {
             Outcome::File(found) => {
@@ -627,7 +631,10 @@ impl Site {
             Outcome::Listing(listing) => {
                 // Recorded by the folder's path: files added to or removed from it reload
                 // the pages that show the listing.
-                let record = served(&listing.path, "", None);
+                let record = Served {
+                    listing: true,
+                    ..served(&listing.path, "", None)
+                };
                 (Ready::Loaded(Outcome::Listing(listing)), Some(record))
             }
             Outcome::NotModified { path, validators } => {

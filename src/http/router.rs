@@ -11,7 +11,6 @@ use super::resolve::{self, SafePath};
 use super::ws;
 use crate::client::CLIENT_PATH;
 use crate::packages::FS_PREFIX;
-use hyper::header;
 use hyper::{Method, Request};
 
 /// The fixed policy routing reads: who may ask, and where the special routes are.
@@ -159,9 +158,10 @@ fn blocked_host<'a>(claimed: &[&str], hosts: &HostPolicy) -> Option<Refusal<'a>>
 }
 
 /// The host the client asked for: `Host` in HTTP/1, the authority in HTTP/2.
+#[cfg(feature = "proxy")]
 pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
     req.headers()
-        .get(header::HOST)
+        .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
@@ -169,6 +169,7 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header;
 
     fn routes() -> Routes {
         Routes {
