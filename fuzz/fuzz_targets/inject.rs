@@ -1,16 +1,9 @@
 //! HTML injection: the output is the input with exactly one client tag added, after a
-//! byte order mark, at the start or right after a `>`, outside any comment.
+//! byte order mark, at the start or right after a `>`.
 #![no_main]
 
 use hotserve::fuzzing::{CLIENT_TAG, inject};
 use libfuzzer_sys::fuzz_target;
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
 
 fuzz_target!(|html: &[u8]| {
     let out = inject(html);
@@ -34,11 +27,7 @@ fuzz_target!(|html: &[u8]| {
         at == start || html[at - 1] == b'>',
         "inserted at {at}, not after a tag"
     );
-    // Not inside a comment: every `<!--` before it is closed before it.
-    let mut i = start;
-    while let Some(open) = find(&html[..at], b"<!--", i) {
-        let close = find(html, b"-->", open + 4).expect("an open comment before the tag");
-        assert!(close + 3 <= at, "inserted inside a comment at {at}");
-        i = close + 3;
-    }
+    // Whether the point is inside a comment is left to the unit tests: telling a comment
+    // from `<!--` inside a start tag needs the HTML tokenizer, and a rough oracle here
+    // flagged correct insertions (seeds `start-tag-holding-a-comment-opener*`).
 });
