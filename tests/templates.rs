@@ -71,7 +71,7 @@ fn generate(
     }
     let dependencies = manifest["dependencies"].to_string();
     if let Some((_, earlier)) = installed.iter().find(|(deps, _)| *deps == dependencies) {
-        copy_dir(&earlier.join("node_modules"), &app.join("node_modules"));
+        common::copy_dir(&earlier.join("node_modules"), &app.join("node_modules"));
         std::fs::copy(
             earlier.join("package-lock.json"),
             app.join("package-lock.json"),
@@ -98,23 +98,6 @@ fn generate(
     );
     installed.push((dependencies, app.clone()));
     app
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else if kind.is_symlink() {
-            // npm links package binaries into node_modules/.bin.
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Append `text` to the file at `path`.

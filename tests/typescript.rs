@@ -39,23 +39,10 @@ fn project(files: &[(&str, &str)]) -> TempDir {
 /// Preact from tests/js/node_modules, copied into the project's `node_modules`, where
 /// the automatic runtime's `preact/jsx-dev-runtime` import finds it by name.
 fn with_preact(root: &Path) {
-    copy_dir(
+    common::copy_dir(
         &js_dir().join("node_modules/preact"),
         &root.join("node_modules/preact"),
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn text_of(tab: &mut Tab, selector: &str) -> String {
