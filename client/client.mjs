@@ -123,6 +123,8 @@ function enqueue(p) {
 
 let firstUpdate = true;
 let reloadTimer = 0;
+/** The `hotserve:reload` data that came just before a full-reload: why it reloads. */
+let reloadReason = /** @type {any} */ (undefined);
 // Several reloads in a row (many files saved at once) collapse into one.
 const reload = () => (clearTimeout(reloadTimer), (reloadTimer = setTimeout(() => location.reload(), 20)));
 
@@ -145,10 +147,17 @@ async function handle(p) {
         apply?.();
       await notify("vite:afterUpdate", p);
       break;
-    case "full-reload":
+    case "full-reload": {
+      const why = reloadReason;
+      reloadReason = undefined;
       await notify("vite:beforeFullReload", p);
-      if (!p.path || !/\.html?$/.test(p.path) || showing(p.path)) reload();
+      if (!p.path || !/\.html?$/.test(p.path) || showing(p.path)) {
+        // Say why before the page goes (kept with the console's "Preserve log").
+        console.info("[vite] page reload:", why?.message ?? p.triggeredBy ?? p.path ?? "requested");
+        reload();
+      }
       break;
+    }
     case "prune":
       await notify("vite:beforePrune", p);
       for (const path of p.paths) await disposers.get(path)?.(dataMap.get(path));
@@ -161,6 +170,8 @@ async function handle(p) {
       break;
     case "custom":
       if (p.event === "hotserve:assets") swapAssets(p.data);
+      // Why the full-reload that follows reloads (hotserve's own payload).
+      if (p.event === "hotserve:reload") reloadReason = p.data;
       await notify(p.event, p.data);
       break;
     // "ping" and anything unknown: nothing to do.
@@ -257,12 +268,17 @@ function swapAssets({ timestamp, assets }) {
         if (next !== value) (style.setProperty(name, next, style.getPropertyPriority(name)), swapped++);
       }
     }
-    // Stylesheets that use the file are swapped by the `css-update`s of the same change.
-    const sheetHere = sheets.some((sheet) =>
-      [...document.querySelectorAll("link[href]")].some((el) => {
-        const url = new URL(/** @type {HTMLLinkElement} */ (el).href);
-        return url.origin === here.origin && decoded(url.pathname) === sheet;
-      }),
+    // Stylesheets that use the file are swapped by the same change: `<link>`s by its
+    // `css-update`s, the `<style>`s of imported stylesheets by re-importing their modules.
+    const sheetHere = sheets.some(
+      (sheet) =>
+        [...document.querySelectorAll("link[href]")].some((el) => {
+          const url = new URL(/** @type {HTMLLinkElement} */ (el).href);
+          return url.origin === here.origin && decoded(url.pathname) === sheet;
+        }) ||
+        [...document.querySelectorAll("style[data-vite-dev-id]")].some(
+          (el) => el.getAttribute("data-vite-dev-id") === sheet,
+        ),
     );
     if (swapped) log(`asset hot updated: ${path}`);
     else if (!sheetHere && loadedHere(path)) {

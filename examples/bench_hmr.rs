@@ -38,29 +38,23 @@ fn parse() -> Options {
         server_args: Vec::new(),
         idle_before: Duration::from_millis(300),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--clients" => opts.clients = common::client_counts(&value()),
-            "--broadcasts" => opts.broadcasts = value().parse().expect("count"),
-            "--warmup" => opts.warmup = value().parse().expect("count"),
-            "--concurrency" => opts.concurrency = value().parse().expect("count"),
-            "--malloc-arena-max" => opts.env.push(("MALLOC_ARENA_MAX".into(), value())),
-            // Any variable for the server process only, e.g. LD_PRELOAD for a heap profiler.
-            "--server-env" => {
-                let pair = value();
-                let (k, v) = pair.split_once('=').expect("--server-env KEY=VALUE");
-                opts.env.push((k.into(), v.into()));
-            }
-            "--send-from-thread" => opts.server_args.push("--send-from-thread"),
-            // Time to attach a profiler (heaptrack -p, perf) before the clients connect.
-            "--idle-before-ms" => {
-                opts.idle_before = Duration::from_millis(value().parse().expect("ms"));
-            }
-            other => panic!("unknown argument {other}"),
+    common::each_flag(|flag, value| match flag {
+        "--clients" => opts.clients = common::client_counts(&value.text()),
+        "--broadcasts" => opts.broadcasts = value.count(),
+        "--warmup" => opts.warmup = value.count(),
+        "--concurrency" => opts.concurrency = value.count(),
+        "--malloc-arena-max" => opts.env.push(("MALLOC_ARENA_MAX".into(), value.text())),
+        // Any variable for the server process only, e.g. LD_PRELOAD for a heap profiler.
+        "--server-env" => {
+            let pair = value.text();
+            let (k, v) = pair.split_once('=').expect("--server-env KEY=VALUE");
+            opts.env.push((k.into(), v.into()));
         }
-    }
+        "--send-from-thread" => opts.server_args.push("--send-from-thread"),
+        // Time to attach a profiler (heaptrack -p, perf) before the clients connect.
+        "--idle-before-ms" => opts.idle_before = Duration::from_millis(value.count()),
+        other => panic!("unknown argument {other}"),
+    });
     opts
 }
 

@@ -44,26 +44,22 @@ fn parse() -> Options {
         only: None,
         server_args: vec!["--watch".into()],
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--clients" => opts.clients = common::client_counts(&value()),
-            "--edits" => opts.edits = value().parse().expect("count"),
-            "--burst-files" => opts.burst_files = value().parse().expect("count"),
-            "--burst-rounds" => opts.burst_rounds = value().parse().expect("count"),
-            "--startup-runs" => opts.startup_runs = value().parse().expect("count"),
-            "--packages" => opts.packages = value().parse().expect("count"),
-            "--files-per-package" => opts.files_per_package = value().parse().expect("count"),
-            "--sources" => opts.sources = value().parse().expect("count"),
-            "--only" => opts.only = Some(value()),
-            "--settle-us" => {
-                let v = value();
-                opts.server_args.extend(["--settle-us".into(), v]);
-            }
-            other => panic!("unknown argument {other}"),
+    common::each_flag(|flag, value| match flag {
+        "--clients" => opts.clients = common::client_counts(&value.text()),
+        "--edits" => opts.edits = value.count(),
+        "--burst-files" => opts.burst_files = value.count(),
+        "--burst-rounds" => opts.burst_rounds = value.count(),
+        "--startup-runs" => opts.startup_runs = value.count(),
+        "--packages" => opts.packages = value.count(),
+        "--files-per-package" => opts.files_per_package = value.count(),
+        "--sources" => opts.sources = value.count(),
+        "--only" => opts.only = Some(value.text()),
+        "--settle-us" => {
+            let v = value.text();
+            opts.server_args.extend(["--settle-us".into(), v]);
         }
-    }
+        other => panic!("unknown argument {other}"),
+    });
     opts
 }
 

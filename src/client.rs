@@ -10,9 +10,17 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+/// The reserved URL of the client, the one Vite uses, as a literal for `concat!`.
+macro_rules! client_path {
+    () => {
+        "/@vite/client"
+    };
+}
+pub(crate) use client_path;
+
 /// The reserved URL of the client, the one Vite uses: modules import
 /// `createHotContext` from it, and injected pages load it.
-pub(crate) const CLIENT_PATH: &str = "/@vite/client";
+pub(crate) const CLIENT_PATH: &str = client_path!();
 
 /// The client's source, as written.
 const SOURCE: &str = include_str!("../client/client.mjs");

@@ -33,11 +33,17 @@ pub struct Config {
     #[cfg(feature = "proxy")]
     pub(crate) proxy: crate::http::proxy::ProxyConfig,
     pub(crate) keepalive: Duration,
+    pub(crate) header_timeout: Duration,
     pub(crate) mode: String,
+    pub(crate) transforms: crate::modules::transform::Transforms,
 }
 
 /// The port Vite uses, so muscle memory and bookmarks carry over.
 pub const DEFAULT_PORT: u16 = 5173;
+
+/// See [`Config::header_timeout`]: longer than any honest client needs for a head, short
+/// enough that slow-header connections cannot pile up.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Config {
     /// Serve the folder `root`.
@@ -65,7 +71,9 @@ impl Config {
             #[cfg(feature = "proxy")]
             proxy: Default::default(),
             keepalive: crate::hmr::DEFAULT_KEEPALIVE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             mode: crate::modules::env::DEFAULT_MODE.into(),
+            transforms: Default::default(),
         }
     }
 
@@ -189,6 +197,16 @@ impl Config {
         self
     }
 
+    /// How long a connection may take to send a request's head, counted from when the server
+    /// starts waiting for it: after the connection opens, and again after each response on
+    /// a kept-alive connection (so this also closes idle keep-alive connections). A slow
+    /// client (one header byte a second) is cut off after it; a response being downloaded,
+    /// or an HMR socket, never is. Defaults to 30 seconds.
+    pub fn header_timeout(mut self, limit: Duration) -> Self {
+        self.header_timeout = limit.max(Duration::from_millis(10));
+        self
+    }
+
     /// Refuse (403) paths matching this glob, in addition to the built-in list (`.env`,
     /// `.env.*`, certificates and keys, `.npmrc`, `.yarnrc.yml`, `.git/`). Matched
     /// case-insensitively against the path from the root (`secrets/**`) and against each file
@@ -260,4 +278,44 @@ impl Config {
         self.proxy.timeout = timeout;
         self
     }
+
+    /// Compile files with these extensions (`["md"]`, `["vue"]`, without the dot, any case)
+    /// with `transform` before serving them: a build tool's Markdown, Vue, Svelte or Sass
+    /// compiler. The output (JavaScript or CSS) is served as a module, joins the module graph
+    /// and hot updates like a `.js` file, and its errors reach the browser's overlay and the
+    /// terminal. Several transforms for one extension are tried in the order registered until
+    /// one accepts; they run before hotserve's own TypeScript/JSX compile. Defaults to none.
+    pub fn transform(
+        mut self,
+        extensions: impl IntoIterator<Item = impl AsRef<str>>,
+        transform: impl crate::Transform,
+    ) -> Self {
+        self.transforms.add(extensions, transform);
+        self
+    }
+}
+
+/// Compile patterns from the configuration into one set. `glob_of` turns a pattern into
+/// the glob actually matched; an invalid one is reported as the pattern the user wrote.
+pub(crate) fn glob_set(
+    patterns: &[String],
+    glob_of: impl Fn(&str) -> String,
+    case_insensitive: bool,
+) -> Result<globset::GlobSet, crate::Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = globset::GlobBuilder::new(&glob_of(pattern))
+            .case_insensitive(case_insensitive)
+            .literal_separator(true)
+            .build()
+            .map_err(|err| crate::Error::BadPattern {
+                pattern: pattern.clone(),
+                source: Box::new(err),
+            })?;
+        set.add(glob);
+    }
+    set.build().map_err(|err| crate::Error::BadPattern {
+        pattern: patterns.join(", "),
+        source: Box::new(err),
+    })
 }

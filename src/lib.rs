@@ -6,8 +6,14 @@ mod config;
 mod css;
 mod error;
 mod events;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hmr;
 mod http;
+// Public only for `tests/lexer_corpus.rs` (the scanner checked against es-module-lexer);
+// not part of the stable API.
+#[doc(hidden)]
 pub mod modules;
 mod packages;
 mod plan;
@@ -26,6 +32,7 @@ pub use hmr::Hub;
 pub use http::Body;
 pub use http::connection::Connection;
 pub use http::fragment::ConnectionIo;
+pub use modules::transform::{Output, OutputKind, Transform, TransformError};
 pub use server::Server;
 pub use service::HotService;
 #[cfg(feature = "tls")]

@@ -389,7 +389,30 @@ fn init_logs(level: &str) {
         .with_target(false)
         .with_timer(ClockTime)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+            std::env::var_os("CLICOLOR_FORCE"),
+        ))
         .init();
+}
+
+/// Whether log lines get colour: only on a terminal (a file, a pipe or a CI log would keep
+/// the escape codes), never with `NO_COLOR` set to anything (no-color.org), always with
+/// `CLICOLOR_FORCE` set to anything but `0` (bixense.com/clicolors). `NO_COLOR` wins: it is
+/// the person at the keyboard saying no.
+fn colour(
+    terminal: bool,
+    no_color: Option<std::ffi::OsString>,
+    force: Option<std::ffi::OsString>,
+) -> bool {
+    if no_color.is_some_and(|v| !v.is_empty()) {
+        return false;
+    }
+    if force.is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    terminal
 }
 
 /// `HH:MM:SS` (UTC) log timestamps: short, like Vite's.

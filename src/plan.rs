@@ -58,6 +58,8 @@ pub(crate) struct ServedFiles(HashMap<PathBuf, ServedFile>);
 struct ServedFile {
     /// URL paths (as requested, without query) that served this file as it is.
     urls: BTreeSet<String>,
+    /// URL paths of listing pages that showed this folder.
+    listings: BTreeSet<String>,
     /// Whether it was also served as a module (transformed): its changes follow the graph.
     module: bool,
     /// The validator of the version last served, to hash each version once.
@@ -74,6 +76,8 @@ pub(crate) struct Outcome {
     pub payloads: Vec<Payload>,
     /// What clients that announced in-place updates get instead, when it differs.
     pub in_place: Option<InPlace>,
+    /// Why the `full-reload` among the payloads reloads, when there is one.
+    pub reason: Option<Reason>,
 }
 
 /// The payloads for clients that apply in-place updates, and what they swap.
@@ -90,6 +94,7 @@ impl Outcome {
         Outcome {
             payloads,
             in_place: None,
+            reason: None,
         }
     }
 }
@@ -98,19 +103,172 @@ impl Outcome {
 /// wire format stays Vite's, sent only to clients that announced they understand it.
 pub(crate) const ASSETS_EVENT: &str = "hotserve:assets";
 
+/// The event name of the payload that says why the `full-reload` after it reloads: a
+/// `custom` payload (Vite's client passes it to `import.meta.hot.on` listeners and
+/// otherwise ignores it; hotserve's client logs it in the console).
+pub(crate) const RELOAD_EVENT: &str = "hotserve:reload";
+
+/// Why pages reload instead of updating in place. A full reload is the expensive outcome,
+/// so the terminal line, the `--json` event stream and the browser console all name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The update of `file` walked up its importers (`chain`, from `file` to the module
+    /// that nothing imports) and no module on the way accepts it.
+    NotAccepted { file: String, chain: Vec<String> },
+    /// `file` has no hot update of its kind: a script outside the module graph, a
+    /// stylesheet pulled in by `@import`, an image (for Vite's client, which cannot swap
+    /// them in place).
+    NoHotUpdate { file: String },
+    /// `file`, which a page had loaded, was deleted.
+    Removed { file: String },
+    /// An HTML page was edited (pages are never hot-updated).
+    PageEdited { pages: Vec<String> },
+    /// The watcher lost events: nobody knows what changed.
+    EventsLost,
+    /// `file` matches a `--reload-on` pattern.
+    ReloadOn { file: String },
+    /// An `.env` file changed, so `import.meta.env` did.
+    Env { file: String },
+    /// A `tsconfig.json`/`jsconfig.json` changed: modules compiled with the old options
+    /// are stale.
+    CompilerOptions { file: String },
+    /// The installed packages changed (`file`: the lockfile or folder that did).
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    Packages { file: String },
+    /// `hot.invalidate()` from `file` reached no module that accepts it, or came back
+    /// to where it started.
+    Invalidated { file: String, chain: Vec<String> },
+    /// `file` was added to or removed from `folder`, whose listing page is open.
+    FolderChanged { folder: String, file: String },
+    /// A page imported packages that the pre-bundle did not have yet (`entries`): the
+    /// new build replaces the chunks the page holds, and two copies of a package (two
+    /// Reacts) must never run in one page.
+    #[cfg_attr(not(feature = "bundle"), allow(dead_code))]
+    NewDependencies { entries: Vec<String> },
+}
+
+impl Reason {
+    /// The short name of the cause, for tools (`data.reason` of the payload).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::NotAccepted { .. } => "not-accepted",
+            Reason::NoHotUpdate { .. } => "no-hot-update",
+            Reason::Removed { .. } => "removed",
+            Reason::PageEdited { .. } => "page-edited",
+            Reason::EventsLost => "events-lost",
+            Reason::ReloadOn { .. } => "reload-on",
+            Reason::Env { .. } => "env",
+            Reason::CompilerOptions { .. } => "compiler-options",
+            Reason::Packages { .. } => "packages",
+            Reason::Invalidated { .. } => "invalidated",
+            Reason::FolderChanged { .. } => "folder-changed",
+            Reason::NewDependencies { .. } => "new-dependencies",
+        }
+    }
+
+    /// The file whose change caused the reload, if one did.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Reason::NotAccepted { file, .. }
+            | Reason::NoHotUpdate { file }
+            | Reason::Removed { file }
+            | Reason::ReloadOn { file }
+            | Reason::Env { file }
+            | Reason::CompilerOptions { file }
+            | Reason::Packages { file }
+            | Reason::Invalidated { file, .. }
+            | Reason::FolderChanged { file, .. } => Some(file),
+            Reason::PageEdited { pages } => pages.first().map(String::as_str),
+            Reason::EventsLost | Reason::NewDependencies { .. } => None,
+        }
+    }
+
+    /// One sentence for a person.
+    pub fn message(&self) -> String {
+        let chain = |chain: &[String]| chain.join(" -> ");
+        match self {
+            Reason::NotAccepted { file, chain: c } if c.len() > 1 => format!(
+                "{file} changed and no module accepts the update ({}, which nothing imports)",
+                chain(c)
+            ),
+            Reason::NotAccepted { file, .. } => {
+                format!("{file} changed; it does not accept updates and nothing imports it")
+            }
+            Reason::NoHotUpdate { file } => {
+                format!("{file} changed and this kind of file has no hot update here")
+            }
+            Reason::Removed { file } => format!("{file} was deleted"),
+            Reason::PageEdited { pages } => {
+                format!("{} edited (HTML is never hot-updated)", pages.join(", "))
+            }
+            Reason::EventsLost => "file events were lost (too many changes at once)".into(),
+            Reason::ReloadOn { file } => format!("{file} changed (a --reload-on file)"),
+            Reason::Env { file } => format!("{file} changed (import.meta.env)"),
+            Reason::CompilerOptions { file } => {
+                format!("{file} changed the options modules are compiled with")
+            }
+            Reason::Packages { file } => format!("packages changed ({file})"),
+            Reason::Invalidated { file, chain: c } if c.len() > 1 => format!(
+                "{file} called hot.invalidate() and no importer accepts it ({})",
+                chain(c)
+            ),
+            Reason::Invalidated { file, .. } => {
+                format!("{file} called hot.invalidate() and nothing above it takes the update")
+            }
+            Reason::FolderChanged { folder, file } => {
+                format!("{file} came or went in {folder} (its listing is open)")
+            }
+            Reason::NewDependencies { entries } => format!(
+                "new dependencies were pre-bundled ({}), replacing the chunks pages hold",
+                entries.join(", ")
+            ),
+        }
+    }
+
+    /// The `custom` payload sent just before the `full-reload` it explains.
+    pub fn payload(&self) -> Payload {
+        let mut data = serde_json::json!({
+            "reason": self.kind(),
+            "message": self.message(),
+        });
+        if let Some(file) = self.file() {
+            data["file"] = file.into();
+        }
+        if let Reason::NotAccepted { chain, .. } | Reason::Invalidated { chain, .. } = self {
+            data["chain"] = chain.clone().into();
+        }
+        Payload::Custom {
+            event: RELOAD_EVENT.into(),
+            data: Some(data),
+        }
+    }
+}
+
 /// What one kind of client gets for a change set, while it is being decided.
 #[derive(Debug, Default)]
 struct Side {
     updates: Vec<Update>,
-    reload_all: Option<String>,
+    reload_all: Option<Reason>,
     /// Served asset URL -> the stylesheets that reference it (swapped by `updates`).
     assets: BTreeMap<String, Vec<String>>,
     report: Vec<InPlaceUpdate>,
 }
 
 impl Side {
-    fn reload(&mut self, trigger: &str) {
-        self.reload_all.get_or_insert_with(|| trigger.to_owned());
+    /// Reload every page; the first reason is the one given.
+    fn reload(&mut self, reason: Reason) {
+        self.reload_all.get_or_insert(reason);
+    }
+
+    /// Why this side's payloads reload, if they do.
+    fn reason(&self, pages: &BTreeSet<String>) -> Option<Reason> {
+        match &self.reload_all {
+            Some(reason) => Some(reason.clone()),
+            None if pages.is_empty() => None,
+            None => Some(Reason::PageEdited {
+                pages: pages.iter().cloned().collect(),
+            }),
+        }
     }
 
     /// Swap the stylesheets that pull in `changed`.
@@ -132,10 +290,10 @@ impl Side {
     }
 
     fn payloads(&self, pages: &BTreeSet<String>, timestamp: u64) -> Vec<Payload> {
-        if let Some(trigger) = &self.reload_all {
+        if let Some(reason) = &self.reload_all {
             return vec![Payload::FullReload {
                 path: Some("*".into()),
-                triggered_by: Some(trigger.clone()),
+                triggered_by: reason.file().map(str::to_owned),
             }];
         }
         let mut payloads = Vec::new();
@@ -164,6 +322,33 @@ impl Side {
             _ => payloads.push(Payload::full_reload_all()),
         }
         payloads
+    }
+}
+
+/// Hot-updates the style modules (`import './a.css'`) whose stylesheet pulls in `changed`:
+/// every client, Vite's included, re-imports them, and they are served again with fresh
+/// references. Vite's CSS plugin does the same for the files a CSS module depends on.
+fn update_style_modules(
+    graph: &mut ModuleGraph,
+    inlined: &[Pull],
+    changed: &str,
+    timestamp: u64,
+    mut sides: [&mut Side; 2],
+) {
+    for pull in inlined {
+        let outcome = graph.propagate(&pull.sheet, timestamp);
+        for side in sides.iter_mut() {
+            match &outcome {
+                Propagation::Updates(found) => side.updates.extend(found.iter().cloned()),
+                Propagation::FullReload { chain, .. } => side.reload(Reason::NotAccepted {
+                    file: changed.to_owned(),
+                    chain: chain.clone(),
+                }),
+                Propagation::NotInGraph => side.reload(Reason::NoHotUpdate {
+                    file: changed.to_owned(),
+                }),
+            }
+        }
     }
 }
 
@@ -196,6 +381,19 @@ impl ServedFiles {
             .get(path)
             .map(|e| (e.urls.iter().cloned().collect(), e.module))
             .unwrap_or_default()
+    }
+
+    /// Note that the listing page at `url` showed the folder at `real`.
+    pub fn record_listing(&mut self, real: &Path, url: &str) {
+        let entry = self.0.entry(real.to_path_buf()).or_default();
+        if !entry.listings.contains(url) {
+            entry.listings.insert(url.to_owned());
+        }
+    }
+
+    /// The URL of the listing page that showed the folder at `path`, if one did.
+    fn listing(&self, path: &Path) -> Option<&str> {
+        self.0.get(path)?.listings.first().map(String::as_str)
     }
 
     /// Whether a content hash of the version browsers have is known.
@@ -234,6 +432,11 @@ impl Plan {
     pub fn reload_on(mut self, globs: Option<globset::GlobSet>) -> Self {
         self.rules.reload_on = globs;
         self
+    }
+
+    /// See [`ServedFiles::record_listing`].
+    pub fn record_listing(&self, real: &Path, url: &str) {
+        lock(&self.served).record_listing(real, url);
     }
 
     /// Note that `url` served the file at `real` (version `etag`), as a module or as it is;
@@ -283,7 +486,8 @@ impl Plan {
     }
 
     /// `hot.invalidate()` from a client: propagate to the module's importers.
-    pub fn invalidate(&self, message: &InvalidateMessage) -> Option<Payload> {
+    /// The payload, and for a `full-reload` why.
+    pub fn invalidate(&self, message: &InvalidateMessage) -> Option<(Payload, Option<Reason>)> {
         let path = message.path.as_str();
         let first = message.first_invalidated_by.as_deref();
         match self
@@ -292,11 +496,21 @@ impl Plan {
             .invalidate(path, first, next_timestamp())
         {
             Propagation::Updates(updates) if updates.is_empty() => None,
-            Propagation::Updates(updates) => Some(Payload::Update { updates }),
-            Propagation::FullReload { triggered_by } => Some(Payload::FullReload {
-                path: Some("*".into()),
-                triggered_by: Some(triggered_by),
-            }),
+            Propagation::Updates(updates) => Some((Payload::Update { updates }, None)),
+            Propagation::FullReload {
+                triggered_by,
+                chain,
+            } => {
+                let reason = Reason::Invalidated {
+                    file: triggered_by.clone(),
+                    chain,
+                };
+                let payload = Payload::FullReload {
+                    path: Some("*".into()),
+                    triggered_by: Some(triggered_by),
+                };
+                Some((payload, Some(reason)))
+            }
             Propagation::NotInGraph => None,
         }
     }
@@ -330,30 +544,56 @@ pub(crate) fn decide(
     timestamp: u64,
 ) -> Outcome {
     if batch.overflowed {
-        tracing::warn!("file events were lost (too many at once); reloading all pages");
-        return Outcome::for_all(vec![Payload::full_reload_all()]);
+        return Outcome {
+            reason: Some(Reason::EventsLost),
+            ..Outcome::for_all(vec![Payload::full_reload_all()])
+        };
     }
     // What clients without in-place support get, and what hotserve's client gets.
     let mut plain = Side::default();
     let mut rich = Side::default();
     let mut pages = BTreeSet::new();
+    let mut listed: Option<Reason> = None;
     for change in batch.changes {
         let path = change.path.as_path();
         let Some(url) = url_path(&rules.root, path) else {
             continue;
         };
+        // A folder shown as a listing page: a file that comes or goes changes the page
+        // (`/docs/index.html` is the page at `/docs/` for both clients).
+        if change.kind != ChangeKind::Modified
+            && let Some(folder) = path.parent().and_then(|p| served.listing(p))
+        {
+            pages.insert(format!("{folder}index.html"));
+            listed.get_or_insert_with(|| Reason::FolderChanged {
+                folder: folder.to_owned(),
+                file: url.clone(),
+            });
+        }
+        if change.kind != ChangeKind::Removed && served.listing(path).is_some() {
+            continue; // the folder itself: its entries' events say what changed
+        }
         if let Some(globs) = &rules.reload_on
             && globs.is_match(&url[1..])
         {
-            plain.reload(&url);
-            rich.reload(&url);
+            let reason = Reason::ReloadOn { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
+            continue;
+        }
+        if crate::modules::transform::changes_compile_options(path) {
+            // A tsconfig: modules compiled with the old options are stale in every page.
+            let reason = Reason::CompilerOptions { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
             continue;
         }
         if crate::modules::env::is_env_file(&url) {
             // `import.meta.env` changed (the composition root has reloaded it): every page
             // runs modules that may read it.
-            plain.reload(&url);
-            rich.reload(&url);
+            let reason = Reason::Env { file: url };
+            plain.reload(reason.clone());
+            rich.reload(reason);
             continue;
         }
         let unchanged = |served: &mut ServedFiles| served.unchanged(path, read(path));
@@ -376,24 +616,35 @@ pub(crate) fn decide(
         };
         // Stylesheets served from now on ask for `url` and the sheets that pull it in with
         // `?t=<timestamp>`, so every sheet on the chain is fetched anew.
+        let marked: Vec<String> = pulls.iter().map(|p| p.sheet.clone()).collect();
         let mark = |styles: &mut StyleGraph| {
-            let sheets = pulls.iter().map(|p| p.sheet.as_str());
+            let sheets = marked.iter().map(String::as_str);
             styles.mark_updated(std::iter::once(url.as_str()).chain(sheets), timestamp);
         };
+        // Sheets in a `<style>` that a module adds (`import './a.css'`) are updated through
+        // the module graph, for every client; the others (`pulls`) have `<link>`s.
+        let (inlined, pulls): (Vec<Pull>, Vec<Pull>) = pulls
+            .into_iter()
+            .partition(|pull| graph.module(&pull.sheet).is_some());
         if change.kind == ChangeKind::Removed {
             served.0.remove(path);
             if ext == "css" {
                 styles.remove(&url);
             }
-            if !pulls.is_empty() && (ext == "css" || served_urls.is_empty()) {
+            let pulled_in = !pulls.is_empty() || !inlined.is_empty();
+            if pulled_in && (ext == "css" || served_urls.is_empty()) {
                 // Sheets that import (or reference) it are fetched anew and lose its
                 // rules: the page shows what the files now say.
                 mark(styles);
-                rich.swap_sheets(&url, &pulls, timestamp);
-                plain.reload(&url);
+                update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
+                if !pulls.is_empty() {
+                    rich.swap_sheets(&url, &pulls, timestamp);
+                    plain.reload(Reason::Removed { file: url.clone() });
+                }
             } else if loaded || graph.module(&url).is_some() {
-                plain.reload(&url);
-                rich.reload(&url);
+                let reason = Reason::Removed { file: url };
+                plain.reload(reason.clone());
+                rich.reload(reason);
             }
             continue;
         }
@@ -410,21 +661,31 @@ pub(crate) fn decide(
                     rich.updates.extend(found);
                 }
                 // No boundary, or not in the graph (a public file): reload.
-                Propagation::FullReload { .. } | Propagation::NotInGraph => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                Propagation::FullReload { chain, .. } => {
+                    let reason = Reason::NotAccepted {
+                        file: url.clone(),
+                        chain,
+                    };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
+                }
+                Propagation::NotInGraph => {
+                    let reason = Reason::NoHotUpdate { file: url.clone() };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                 }
             }
-            if served_urls.is_empty() && pulls.is_empty() {
+            if served_urls.is_empty() && pulls.is_empty() && inlined.is_empty() {
                 continue;
             }
         }
         if ext == "css" {
-            if served_urls.is_empty() && pulls.is_empty() {
+            if served_urls.is_empty() && pulls.is_empty() && inlined.is_empty() {
                 tracing::debug!(url, "changed, but no browser has loaded it");
                 continue;
             }
             mark(styles);
+            update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
             let own = served_urls
                 .iter()
                 .map(|u| Update::css(u.clone(), timestamp));
@@ -446,7 +707,7 @@ pub(crate) fn decide(
                     reason: InPlaceReason::Changed,
                 }));
             rich.swap_sheets(&url, &pulls, timestamp);
-            plain.reload(&url);
+            plain.reload(Reason::NoHotUpdate { file: url });
             continue;
         }
         if script {
@@ -458,14 +719,16 @@ pub(crate) fn decide(
                 }
                 // No boundary, or served as a module that the graph does not know (too large
                 // to scan): reload.
-                Propagation::FullReload { .. } => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                Propagation::FullReload { chain, .. } => {
+                    let reason = Reason::NotAccepted { file: url, chain };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                     continue;
                 }
                 Propagation::NotInGraph if as_module => {
-                    plain.reload(&url);
-                    rich.reload(&url);
+                    let reason = Reason::NoHotUpdate { file: url };
+                    plain.reload(reason.clone());
+                    rich.reload(reason);
                     continue;
                 }
                 Propagation::NotInGraph => {}
@@ -475,14 +738,15 @@ pub(crate) fn decide(
             tracing::debug!(url, "changed, but no browser has loaded it");
             continue;
         }
-        plain.reload(&url);
+        plain.reload(Reason::NoHotUpdate { file: url.clone() });
         if script {
-            rich.reload(&url);
+            rich.reload(Reason::NoHotUpdate { file: url });
             continue;
         }
         // An image, font or other file a page loaded: elements that show it and sheets
         // that reference it take the new file in place.
         mark(styles);
+        update_style_modules(graph, &inlined, &url, timestamp, [&mut plain, &mut rich]);
         rich.swap_sheets(&url, &pulls, timestamp);
         for served_url in &served_urls {
             rich.report.push(InPlaceUpdate {
@@ -491,18 +755,37 @@ pub(crate) fn decide(
                 changed: url.clone(),
                 reason: InPlaceReason::Changed,
             });
-            let sheets = pulls.iter().map(|p| p.sheet.clone()).collect();
+            let sheets = pulls
+                .iter()
+                .chain(&inlined)
+                .map(|p| p.sheet.clone())
+                .collect();
             rich.assets.insert(served_url.clone(), sheets);
         }
     }
     let payloads = plain.payloads(&pages, timestamp);
     let rich_payloads = rich.payloads(&pages, timestamp);
+    // Whatever reloads in-place clients reloads the others too, for the same first reason
+    // (both sides see the changes in one order): one reason serves both.
+    let reason = match (plain.reason(&pages), listed) {
+        // Only listings changed: say so rather than "page edited".
+        (Some(Reason::PageEdited { pages: edited }), Some(listed))
+            if edited.iter().all(|p| p.ends_with("/index.html")) =>
+        {
+            Some(listed)
+        }
+        (reason, _) => reason,
+    };
     // Whatever reloads in-place clients reloads the others too: one payload for all then.
     let in_place = (rich.reload_all.is_none() && rich_payloads != payloads).then(|| InPlace {
         payloads: rich_payloads,
         updates: rich.report,
     });
-    Outcome { payloads, in_place }
+    Outcome {
+        payloads,
+        in_place,
+        reason,
+    }
 }
 
 /// The `reload_on` patterns: relative to the root; a pattern without `/` also matches file
@@ -511,30 +794,15 @@ pub(crate) fn reload_globs(patterns: &[String]) -> Result<Option<globset::GlobSe
     if patterns.is_empty() {
         return Ok(None);
     }
-    let mut set = globset::GlobSetBuilder::new();
-    for pattern in patterns {
-        let bad = |err: globset::Error| crate::Error::BadPattern {
-            pattern: pattern.clone(),
-            source: Box::new(err),
-        };
+    let glob_of = |pattern: &str| {
         let trimmed = pattern.trim_start_matches('/');
-        let full = if trimmed.contains('/') {
+        if trimmed.contains('/') {
             trimmed.to_owned()
         } else {
             format!("**/{trimmed}")
-        };
-        let glob = globset::GlobBuilder::new(&full)
-            .literal_separator(true)
-            .build()
-            .map_err(bad)?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|err| crate::Error::BadPattern {
-            pattern: patterns.join(" "),
-            source: Box::new(err),
-        })
+        }
+    };
+    crate::config::glob_set(patterns, glob_of, false).map(Some)
 }
 
 /// The decoded URL path of a file under `root` (`/css/site.css`); `None` outside it.
@@ -576,6 +844,20 @@ fn dedupe(updates: &mut Vec<Update>) {
     });
 }
 
+/// One human line per payload, for the log; a `full-reload` names its `reason`.
+pub(crate) fn describe_why(payload: &Payload, reason: Option<&Reason>) -> String {
+    match (payload, reason) {
+        (Payload::FullReload { path, .. }, Some(reason)) => {
+            let pages = match path.as_deref() {
+                Some(page) if page != "*" => page,
+                _ => "all pages",
+            };
+            format!("page reload ({pages}): {}", reason.message())
+        }
+        _ => describe(payload),
+    }
+}
+
 /// One human line per payload, for the log.
 pub(crate) fn describe(payload: &Payload) -> String {
     match payload {
@@ -598,7 +880,7 @@ pub(crate) fn describe(payload: &Payload) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::css::serve_stylesheet;
+    use crate::css::{Placement, serve_stylesheet};
     use crate::modules::serve_module;
     use ChangeKind::{Created, Modified, Removed};
 
@@ -659,6 +941,14 @@ mod tests {
         }
     }
 
+    /// The update of a stylesheet module: the browser must ask for it with `?import`.
+    fn imported_css_update(url: &str) -> Update {
+        Update {
+            explicit_import_required: true,
+            ..Update::js(url, url, T)
+        }
+    }
+
     fn assets(assets: serde_json::Value) -> Payload {
         Payload::Custom {
             event: ASSETS_EVENT.into(),
@@ -682,7 +972,7 @@ mod tests {
         let mut served = ServedFiles::default();
         for (file, url, body) in case.served {
             let path = root.join(file);
-            let module = crate::modules::kind_of(&path).is_some();
+            let module = crate::modules::kind_of(&path).is_some() || url.ends_with("?import");
             served.record(&path, url, module, "\"v1\"", Some(body.as_bytes()));
         }
         let mut graph = ModuleGraph::new();
@@ -691,7 +981,13 @@ mod tests {
         }
         let mut styles = StyleGraph::new();
         for (url, source) in case.sheets {
-            serve_stylesheet(&mut styles, url, source);
+            // A sheet that is also a module was imported from JavaScript.
+            let placement = if case.modules.iter().any(|(m, _)| m == url) {
+                Placement::Inlined
+            } else {
+                Placement::Linked
+            };
+            serve_stylesheet(&mut styles, url, source, placement);
         }
         let changes: Vec<Change> = case
             .changes
@@ -774,6 +1070,19 @@ mod tests {
                 expect: || {
                     vec![Payload::FullReload {
                         path: Some("/docs/p.html".into()),
+                        triggered_by: None,
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "an index page served at its folder's URL is a page, not a listing",
+                served: &[("index.html", "/", "<h1>hi</h1>")],
+                changes: &[("index.html", Modified)],
+                now: &[("index.html", "<h1>changed</h1>")],
+                expect: || {
+                    vec![Payload::FullReload {
+                        path: Some("/index.html".into()),
                         triggered_by: None,
                     }]
                 },
@@ -989,6 +1298,65 @@ mod tests {
                 ..BASE
             },
             Case {
+                rule: "a sheet @imported by one imported from JavaScript re-imports that module, \
+                       for every client",
+                served: &[
+                    ("src/a.css", "/src/a.css?import", "@import 'b.css';"),
+                    ("src/b.css", "/src/b.css", "h1{}"),
+                ],
+                modules: &[
+                    ("/src/main.js", "import './a.css'"),
+                    ("/src/a.css", "import.meta.hot.accept()"),
+                ],
+                sheets: &[("/src/a.css", "@import 'b.css';"), ("/src/b.css", "h1{}")],
+                changes: &[("src/b.css", Modified)],
+                now: &[("src/b.css", "h2{}")],
+                expect: || {
+                    vec![Payload::Update {
+                        updates: vec![
+                            imported_css_update("/src/a.css"),
+                            Update::css("/src/b.css", T),
+                        ],
+                    }]
+                },
+                ..BASE
+            },
+            Case {
+                rule: "an image a sheet imported from JavaScript references re-imports that \
+                       module; clients without in-place updates reload as for any image",
+                served: &[
+                    ("a.css", "/a.css?import", "p{background:url(bg.png)}"),
+                    ("bg.png", "/bg.png", "png1"),
+                ],
+                modules: &[
+                    ("/main.js", "import './a.css'"),
+                    ("/a.css", "import.meta.hot.accept()"),
+                ],
+                sheets: &[("/a.css", "p{background:url(bg.png)}")],
+                changes: &[("bg.png", Modified)],
+                now: &[("bg.png", "png2")],
+                expect: || vec![reload_all_by("/bg.png")],
+                in_place: || {
+                    Some(InPlace {
+                        payloads: vec![
+                            Payload::Update {
+                                updates: vec![imported_css_update("/a.css")],
+                            },
+                            assets(
+                                serde_json::json!([{ "path": "/bg.png", "sheets": ["/a.css"] }]),
+                            ),
+                        ],
+                        updates: vec![swapped(
+                            "/bg.png",
+                            InPlaceKind::Asset,
+                            "/bg.png",
+                            InPlaceReason::Changed,
+                        )],
+                    })
+                },
+                ..BASE
+            },
+            Case {
                 rule: "a page stylesheet with no importers is the same css-update for every client",
                 served: &[("a.css", "/a.css", "@import 'b.css';")],
                 sheets: &[("/a.css", "@import 'b.css';")],
@@ -1062,12 +1430,104 @@ mod tests {
             let want = Outcome {
                 payloads: (case.expect)(),
                 in_place: (case.in_place)(),
+                // Reasons have their own test below.
+                reason: got.reason.clone(),
             };
             if got != want {
                 failures.push(format!("{}:\n  want {want:?}\n  got  {got:?}", case.rule));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_full_reload_names_its_reason() {
+        let cases: [(Case, Option<Reason>); 6] = [
+            (
+                Case {
+                    modules: &[("/main.js", "import './util.js'"), ("/util.js", "")],
+                    served: &[("util.js", "/util.js", "a")],
+                    changes: &[("util.js", Modified)],
+                    ..BASE
+                },
+                Some(Reason::NotAccepted {
+                    file: "/util.js".into(),
+                    chain: vec!["/util.js".into(), "/main.js".into()],
+                }),
+            ),
+            (
+                Case {
+                    served: &[("logo.png", "/logo.png", "a")],
+                    changes: &[("logo.png", Modified)],
+                    ..BASE
+                },
+                Some(Reason::NoHotUpdate {
+                    file: "/logo.png".into(),
+                }),
+            ),
+            (
+                Case {
+                    served: &[("a.css", "/a.css", "a{}")],
+                    changes: &[("a.css", Removed)],
+                    ..BASE
+                },
+                Some(Reason::Removed {
+                    file: "/a.css".into(),
+                }),
+            ),
+            (
+                Case {
+                    changes: &[("docs/p.html", Modified)],
+                    ..BASE
+                },
+                Some(Reason::PageEdited {
+                    pages: vec!["/docs/p.html".into()],
+                }),
+            ),
+            (
+                Case {
+                    overflowed: true,
+                    ..BASE
+                },
+                Some(Reason::EventsLost),
+            ),
+            (
+                Case {
+                    served: &[("a.css", "/a.css", "a{}")],
+                    changes: &[("a.css", Modified)],
+                    ..BASE
+                },
+                None,
+            ),
+        ];
+        for (case, want) in &cases {
+            let got = run(case);
+            assert_eq!(&got.reason, want, "{:?}", got.payloads);
+            let reloads = got
+                .payloads
+                .iter()
+                .any(|p| matches!(p, Payload::FullReload { .. }));
+            assert_eq!(reloads, want.is_some(), "{:?}", got.payloads);
+        }
+        let reason = Reason::NotAccepted {
+            file: "/util.js".into(),
+            chain: vec!["/util.js".into(), "/main.js".into()],
+        };
+        let Payload::Custom { event, data } = reason.payload() else {
+            panic!("a custom payload");
+        };
+        assert_eq!(event, RELOAD_EVENT);
+        let data = data.unwrap();
+        assert_eq!(data["reason"], "not-accepted");
+        assert_eq!(data["file"], "/util.js");
+        assert_eq!(data["chain"], serde_json::json!(["/util.js", "/main.js"]));
+        assert!(
+            data["message"]
+                .as_str()
+                .unwrap()
+                .contains("/util.js -> /main.js"),
+            "{data}"
+        );
     }
 
     #[test]

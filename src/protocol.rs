@@ -2,16 +2,18 @@
 //!
 //! Field names, tags and optional fields follow `vite/types/hmrPayload.d.ts` exactly, so that
 //! hotserve's client, Vite's own client and tools written for either can talk to hotserve.
-//! The checked-in fixtures in `shared/fixtures/payloads` freeze the shapes (see the tests).
+//! The checked-in fixtures in `tests/fixtures/payloads` freeze the shapes (`tests/protocol.rs`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A message from the server to every connected browser.
+/// A message from the server to every connected browser. Vite adds payload types over
+/// time, so matches need a `_` arm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Payload {
     /// Sent first on every new connection.
     Connected,
@@ -89,9 +91,11 @@ pub enum UpdateKind {
     CssUpdate,
 }
 
-/// One hot update inside [`Payload::Update`].
+/// One hot update inside [`Payload::Update`]. Make one with [`Update::css`] or
+/// [`Update::js`]: Vite adds fields over time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Update {
     /// JS or CSS.
     #[serde(rename = "type")]

@@ -35,6 +35,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     service: HotService,
+    header_timeout: Duration,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
 }
@@ -73,6 +74,7 @@ impl Server {
                     return Self::from_tokio(
                         listener,
                         service,
+                        config.header_timeout,
                         #[cfg(feature = "tls")]
                         tls,
                     );
@@ -99,6 +101,7 @@ impl Server {
     pub async fn from_listener(listener: StdListener, config: Config) -> Result<Self, Error> {
         #[cfg(feature = "tls")]
         let tls = load_tls(&config).await?;
+        let header_timeout = config.header_timeout;
         let service = HotService::new(config).await?;
         let addr = listener
             .local_addr()
@@ -109,6 +112,7 @@ impl Server {
         Self::from_tokio(
             listener,
             service,
+            header_timeout,
             #[cfg(feature = "tls")]
             tls,
         )
@@ -117,6 +121,7 @@ impl Server {
     fn from_tokio(
         listener: TcpListener,
         service: HotService,
+        header_timeout: Duration,
         #[cfg(feature = "tls")] tls: Option<crate::tls::Tls>,
     ) -> Result<Self, Error> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
@@ -128,6 +133,7 @@ impl Server {
             listener,
             local_addr,
             service,
+            header_timeout,
             #[cfg(feature = "tls")]
             tls,
         })
@@ -164,12 +170,20 @@ impl Server {
         let Server {
             listener,
             service,
+            header_timeout,
             #[cfg(feature = "tls")]
             tls,
             ..
         } = self;
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // Slowloris: a head must arrive within the limit. hyper starts the clock whenever it
+        // waits for a head, so an idle kept-alive connection is closed after it too; a
+        // response being written, and an upgraded (HMR) socket, are never cut.
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
         // Connections still before or in their TLS handshake hold a graceful-shutdown
         // watcher but no connection yet: this tells them to give up.
         #[cfg(feature = "tls")]
@@ -195,6 +209,7 @@ impl Server {
                 builder: builder.clone(),
                 watcher: graceful.watcher(),
                 peer,
+                header_timeout,
             };
             #[cfg(feature = "tls")]
             if let Some(tls) = &tls {
@@ -227,6 +242,7 @@ struct Connection {
     builder: auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
     peer: SocketAddr,
+    header_timeout: Duration,
 }
 
 impl Connection {
@@ -240,6 +256,7 @@ impl Connection {
             builder,
             watcher,
             peer,
+            header_timeout,
         } = self;
         // The same two pieces an embedder uses (see `Connection`), so both answer alike.
         let (io, connection) = crate::Connection::new(io, peer);
@@ -248,13 +265,31 @@ impl Connection {
         } else {
             connection
         };
+        let first_request = std::sync::Arc::new(tokio::sync::Notify::new());
+        let heard = first_request.clone();
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            heard.notify_one();
             connection.tag(&mut req);
             let service = service.clone();
             async move { Ok::<_, Infallible>(service.handle(req).await) }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        if let Err(err) = watcher.watch(conn.into_owned()).await {
+        let conn = watcher.watch(conn.into_owned());
+        tokio::pin!(conn);
+        // hyper's head timer starts only once the first bytes told HTTP/1 from HTTP/2: a
+        // connection that never says anything (or dribbles out the HTTP/2 preface) would
+        // stay forever, so the first request must start within the same limit.
+        let ended = tokio::select! {
+            ended = &mut conn => ended,
+            heard = tokio::time::timeout(header_timeout, first_request.notified()) => match heard {
+                Ok(()) => conn.await,
+                Err(_) => {
+                    tracing::debug!(%peer, "no request within {header_timeout:?}; closing");
+                    return;
+                }
+            },
+        };
+        if let Err(err) = ended {
             tracing::debug!(%peer, %err, "connection ended with an error");
         }
     }
@@ -301,12 +336,19 @@ impl Connection {
 
     #[cfg(feature = "tls")]
     async fn answer_plain_http(self, stream: tokio::net::TcpStream) {
-        let Connection { watcher, peer, .. } = self;
+        let Connection {
+            watcher,
+            peer,
+            header_timeout,
+            ..
+        } = self;
         let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
             Ok::<_, Infallible>(crate::tls::https_only(&req))
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .keep_alive(false)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service);
         if let Err(err) = watcher.watch(conn).await {
             tracing::debug!(%peer, %err, "plain-HTTP connection to the HTTPS port failed");

@@ -63,8 +63,7 @@ struct Rooms {
     modules: Arc<Modules>,
     /// Which `.env.[mode]` files `import.meta.env` reads.
     mode: String,
-    /// Polled for installs (with the `node` feature only).
-    #[cfg_attr(not(feature = "node"), allow(dead_code))]
+    /// Polled for installs (with the `node` feature only); told of tsconfig changes.
     packages: Arc<Packages>,
 }
 
@@ -78,13 +77,17 @@ struct ToPlanner {
 
 impl ServedLog for ToPlanner {
     fn served(&self, served: Served) {
-        self.plan.record_served(
-            &served.path,
-            &served.url,
-            served.module,
-            &served.etag,
-            served.body.as_deref(),
-        );
+        if served.listing {
+            self.plan.record_listing(&served.path, &served.url);
+        } else {
+            self.plan.record_served(
+                &served.path,
+                &served.url,
+                served.module,
+                &served.etag,
+                served.body.as_deref(),
+            );
+        }
         if let Some(err) = served.error {
             // One line for the terminal, the overlay for the browsers.
             tracing::error!("{}", err.message);
@@ -116,7 +119,7 @@ impl HotService {
             .map_err(|bad| Error::BadMode(bad.to_string()))?;
         let token = config.token.clone().unwrap_or_else(random_token);
         let hub = Hub::with_keepalive(config.keepalive);
-        let modules = Arc::new(Modules::default());
+        let modules = Arc::new(Modules::new(&root, config.transforms.clone()));
         let styles = Arc::new(Stylesheets::default());
         modules.set_env(load_env(&root, &config.mode));
         let reload_on = crate::plan::reload_globs(&config.reload_on)?;
@@ -238,6 +241,9 @@ impl HotService {
     }
 }
 
+/// The future of one answer, shared by the hyper and tower `Service` impls.
+type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
 impl<B> hyper::service::Service<Request<B>> for HotService
 where
     B: hyper::body::Body + Send + 'static,
@@ -246,7 +252,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let site = self.shared.rooms.site.clone();
@@ -263,7 +269,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn poll_ready(
         &mut self,
@@ -311,7 +317,7 @@ async fn apply_changes(
         plan,
         modules,
         mode,
-        ..
+        packages,
     } = rooms;
     let reported: Vec<FileChange> = changes
         .iter()
@@ -328,6 +334,14 @@ async fn apply_changes(
         hub.emit(Event::FilesChanged { changes: reported });
     }
     site.forget(changes.iter().map(|c| c.path.as_path()));
+    for change in &changes {
+        // A tsconfig or package.json: compile options are read again on the next compile.
+        modules.file_changed(&change.path);
+        if crate::modules::transform::changes_compile_options(&change.path) {
+            // Its `paths` and `baseUrl` too.
+            packages.config_changed();
+        }
+    }
     if env_changed {
         // Before the plan's reload goes out, so the reloaded pages get the new values.
         let root = site.root().to_path_buf();
@@ -345,34 +359,31 @@ async fn apply_changes(
             crate::plan::Outcome {
                 payloads: vec![Payload::full_reload_all()],
                 in_place: None,
+                reason: None,
             }
         }
     };
+    let reason = outcome.reason.as_ref();
     let Some(in_place) = outcome.in_place else {
+        send_explained(hub, &outcome.payloads, reason, Audience::All);
         for payload in &outcome.payloads {
             tracing::info!(
                 "{} ({:.1?})",
-                crate::plan::describe(payload),
+                crate::plan::describe_why(payload, reason),
                 first_event.elapsed()
             );
-            hub.send(payload.clone());
         }
         return outcome.payloads;
     };
     // hotserve's client swaps in place; clients that did not say they can (Vite's) get
     // what they always got.
-    let mut rich_clients = 0;
-    for payload in &in_place.payloads {
-        rich_clients = hub.send_to(payload.clone(), Audience::InPlace);
-    }
-    let mut plain_clients = 0;
-    for payload in &outcome.payloads {
-        plain_clients = hub.send_to(payload.clone(), Audience::Plain);
-    }
+    let rich_clients = send_explained(hub, &in_place.payloads, reason, Audience::InPlace);
+    let plain_clients = send_explained(hub, &outcome.payloads, reason, Audience::Plain);
     let took = first_event.elapsed();
     if in_place.updates.is_empty() {
         for payload in &in_place.payloads {
-            tracing::info!("{} ({took:.1?})", crate::plan::describe(payload));
+            let line = crate::plan::describe_why(payload, reason);
+            tracing::info!("{line} ({took:.1?})");
         }
     } else {
         let swapped: Vec<String> = in_place.updates.iter().map(|u| u.to_string()).collect();
@@ -390,13 +401,31 @@ async fn apply_changes(
         for payload in &outcome.payloads {
             tracing::info!(
                 "{} for {plain_clients} clients without in-place updates",
-                crate::plan::describe(payload)
+                crate::plan::describe_why(payload, reason)
             );
         }
     }
     let mut sent = in_place.payloads;
     sent.extend(outcome.payloads);
     sent
+}
+
+/// Send `payloads` to `audience`, each `full-reload` preceded by the `custom` payload that
+/// says why (see [`crate::plan::Reason`]); returns how many clients the last one reached.
+fn send_explained(
+    hub: &Hub,
+    payloads: &[Payload],
+    reason: Option<&crate::plan::Reason>,
+    audience: Audience,
+) -> usize {
+    let mut clients = 0;
+    for payload in payloads {
+        if let (Payload::FullReload { .. }, Some(reason)) = (payload, reason) {
+            hub.send_to(reason.payload(), audience);
+        }
+        clients = hub.send_to(payload.clone(), audience);
+    }
+    clients
 }
 
 /// `import.meta.env` for `mode` from the `.env` files in `root` and the process environment
@@ -490,11 +519,15 @@ async fn watch_packages(rooms: Rooms) {
         };
         let root = rooms.site.root();
         let shown = changed.strip_prefix(root).unwrap_or(&changed);
-        tracing::info!("packages changed ({}); reloading pages", shown.display());
-        rooms.hub.send(Payload::FullReload {
+        let reason = crate::plan::Reason::Packages {
+            file: shown.display().to_string(),
+        };
+        tracing::info!("page reload (all pages): {}", reason.message());
+        let reload = Payload::FullReload {
             path: Some("*".into()),
             triggered_by: Some(changed.display().to_string()),
-        });
+        };
+        send_explained(&rooms.hub, &[reload], Some(&reason), Audience::All);
     }
 }
 
@@ -518,26 +551,38 @@ fn prebundled(hub: &Hub, notice: crate::packages::prebundle::Notice) {
         };
         tracing::info!("dependencies {how}: {} ({took:.1?})", entries.join(", "));
     }
+    if entries.is_empty() && failed.is_empty() {
+        // Nothing to pre-bundle: no event, so subscribers see only real builds.
+        return;
+    }
+    if reload {
+        let reason = crate::plan::Reason::NewDependencies {
+            entries: entries.clone(),
+        };
+        let reload = Payload::full_reload_all();
+        tracing::info!("{}", crate::plan::describe_why(&reload, Some(&reason)));
+        send_explained(hub, &[reload], Some(&reason), Audience::All);
+    }
     hub.emit(Event::DepsBundled {
         entries,
         reused,
         millis: took.as_millis() as u64,
         failed: failed.into_iter().map(|(name, _)| name).collect(),
     });
-    if reload {
-        tracing::info!("new dependencies bundled; reloading pages");
-        hub.send(Payload::full_reload_all());
-    }
 }
 
 fn invalidate(rooms: &Rooms, message: &InvalidateMessage) {
-    if let Some(payload) = rooms.plan.invalidate(message) {
+    if let Some((payload, reason)) = rooms.plan.invalidate(message) {
+        // The module's own words first (Fast Refresh says which export stopped it).
+        let because = match &message.message {
+            Some(text) if !text.is_empty() => format!("{}: {text}", message.path),
+            _ => message.path.clone(),
+        };
         tracing::info!(
-            "{} (invalidated by {})",
-            crate::plan::describe(&payload),
-            message.path
+            "{} (invalidated by {because})",
+            crate::plan::describe_why(&payload, reason.as_ref()),
         );
-        rooms.hub.send(payload);
+        send_explained(&rooms.hub, &[payload], reason.as_ref(), Audience::All);
     }
 }
 

@@ -12,141 +12,17 @@
 
 mod common;
 
+use common::blocking::{Binary, InProcess};
 use common::browser::{Tab, browser};
 use common::write;
 use hotserve::protocol::{ErrorInfo, ErrorLocation, InvalidateMessage, Payload, Update};
-use hotserve::{Config, Event, Events, Server};
+use hotserve::{Config, Event};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 use tempfile::TempDir;
 
 // ---- servers -------------------------------------------------------------------------
-
-/// The real binary, serving `root`.
-struct Binary {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Binary {
-    fn start(root: &Path, port: u16) -> Binary {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hotserve"));
-        command
-            .arg(root)
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if port != 0 {
-            command.arg("--strict-port");
-        }
-        let mut child = command.spawn().expect("hotserve starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep reading so the server never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("Local:").nth(1) {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("hotserve prints its Local URL within 20 s");
-        let addr = url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .expect("the Local URL has an address");
-        Binary { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// hotserve as a library in this process, so the test sends payloads through its hub
-/// (and only those: its watcher is off).
-struct InProcess {
-    rt: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    hub: hotserve::Hub,
-    events: Events,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl InProcess {
-    fn start(config: Config) -> InProcess {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = rt
-            .block_on(Server::bind(config.port(0).watch(false)))
-            .expect("server binds");
-        let addr = server.local_addr();
-        let hub = server.service().hub().clone();
-        let events = server.service().events();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        InProcess {
-            rt,
-            addr,
-            hub,
-            events,
-            stop: Some(stop),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The next server event that `pick` accepts, within 5 s.
-    fn event<T>(&mut self, mut pick: impl FnMut(Event) -> Option<T>) -> T {
-        let events = &mut self.events;
-        self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), async {
-                loop {
-                    let event = events.next().await.expect("the server is running");
-                    if let Some(found) = pick(event) {
-                        return found;
-                    }
-                }
-            })
-            .await
-            .expect("the expected event within 5 s")
-        })
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 fn ts() -> u64 {
     hotserve::protocol::next_timestamp()
@@ -255,7 +131,7 @@ hot.prune(() => __events.push({{ pruned: version }}));
 fn a_css_update_swaps_the_stylesheet_without_reload_or_flash() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     assert_eq!(tab.eval(title_color()), json!(RED));
@@ -300,7 +176,7 @@ fn a_css_update_swaps_the_stylesheet_without_reload_or_flash() {
 fn a_self_accepting_module_runs_its_new_code_keeping_data_after_dispose() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     assert_eq!(tab.eval("__counter"), json!({"version": 1, "loads": 1}));
@@ -333,7 +209,7 @@ fn a_self_accepting_module_runs_its_new_code_keeping_data_after_dispose() {
 fn a_dep_accepting_boundary_gets_the_new_dep_module_and_array_forms_get_an_array() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     assert_eq!(tab.eval("__dep"), json!("dep 1"));
@@ -371,7 +247,7 @@ fn a_dep_accepting_boundary_gets_the_new_dep_module_and_array_forms_get_an_array
 fn full_reload_reloads_only_pages_showing_the_changed_html() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     let first = tab.load_id();
@@ -405,7 +281,7 @@ fn full_reload_reloads_only_pages_showing_the_changed_html() {
 fn the_exported_helpers_behave_like_vites() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     let result = tab.eval(
@@ -444,7 +320,7 @@ fn the_exported_helpers_behave_like_vites() {
 fn in_a_single_page_app_routes_reload_when_the_root_index_changes() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()).spa(true));
+    let server = InProcess::start(Config::new(site.path()).spa(true).watch(false));
     tab.open(&server.url("/users/42"));
     tab.wait_connected(1);
     let first = tab.load_id();
@@ -463,7 +339,7 @@ fn in_a_single_page_app_routes_reload_when_the_root_index_changes() {
 fn the_error_overlay_shows_the_error_as_text_and_closes_on_escape_click_or_update() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let server = InProcess::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     let load = tab.load_id();
@@ -537,7 +413,7 @@ fn the_error_overlay_shows_the_error_as_text_and_closes_on_escape_click_or_updat
 fn custom_events_prune_send_and_invalidate_go_both_ways() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let mut server = InProcess::start(Config::new(site.path()));
+    let mut server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
 
@@ -587,7 +463,7 @@ fn custom_events_prune_send_and_invalidate_go_both_ways() {
 fn an_invalidation_during_an_update_names_the_module_that_started_the_chain() {
     let Some(mut tab) = browser() else { return };
     let site = manual_site();
-    let mut server = InProcess::start(Config::new(site.path()));
+    let mut server = InProcess::start(Config::new(site.path()).watch(false));
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     tab.eval(
@@ -620,7 +496,12 @@ fn a_custom_hmr_path_is_used_and_a_wrong_hmr_port_falls_back_to_the_direct_addre
     let site = manual_site();
     // Port 9 (discard) refuses connections: the configured address fails, the direct
     // address (where the server really is) works.
-    let server = InProcess::start(Config::new(site.path()).hmr_path("/hmr").hmr_port(9));
+    let server = InProcess::start(
+        Config::new(site.path())
+            .hmr_path("/hmr")
+            .hmr_port(9)
+            .watch(false),
+    );
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     let (console, _) = tab.log();
@@ -817,7 +698,7 @@ fn editing_a_leaf_under_a_nested_chain_reruns_the_boundary_with_the_fresh_leaf()
 }
 
 #[test]
-fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
+fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code_and_says_why() {
     let Some(mut tab) = browser() else { return };
     let site = real_site();
     let server = Binary::start(site.path(), 0);
@@ -828,6 +709,13 @@ fn editing_a_module_nobody_accepts_reloads_the_page_with_the_new_code() {
         SHORT,
     );
     tab.wait("window.__plain === 'plain 2'", SHORT);
+    // The console says why it reloaded, naming the importers the update went through.
+    tab.wait_console(
+        "[vite] page reload: /plain.js changed and no module accepts the update \
+         (/plain.js -> /main.js, which nothing imports)",
+        1,
+        SHORT,
+    );
     tab.assert_clean(false);
 }
 
@@ -858,7 +746,7 @@ fn over_https_the_client_connects_with_wss_and_stylesheets_swap() {
     let site = manual_site();
     let cache = TempDir::new().unwrap();
     let tls = hotserve::TlsConfig::self_signed().cache_dir(cache.path());
-    let mut server = InProcess::start(Config::new(site.path()).https(tls));
+    let mut server = InProcess::start(Config::new(site.path()).https(tls).watch(false));
     tab.open(&format!("https://localhost:{}/", server.addr.port()));
     tab.wait_connected(1);
     assert_eq!(tab.eval("location.protocol"), json!("https:"));
@@ -920,7 +808,11 @@ fn a_page_rendered_by_a_proxied_backend_gets_the_client_and_swaps_stylesheets() 
         .build()
         .unwrap();
     let backend = page_backend(&backend_rt);
-    let server = InProcess::start(Config::new(site.path()).proxy(format!("http://{backend}")));
+    let server = InProcess::start(
+        Config::new(site.path())
+            .proxy(format!("http://{backend}"))
+            .watch(false),
+    );
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     assert_eq!(

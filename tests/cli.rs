@@ -391,3 +391,44 @@ async fn proxy_flags_reach_the_server_and_the_banner() {
     terminate(&child);
     assert!(wait_exit(&mut child).success());
 }
+
+/// The stderr of a debug run that served one request, with these environment variables.
+async fn stderr_with_env(env: &[(&str, &str)]) -> String {
+    let site = tempfile::tempdir().unwrap();
+    common::write(site.path(), "index.html", "<p>hi</p>");
+    let mut command = hotserve();
+    command
+        .arg(site.path())
+        .args(["--port", "0", "--log-level", "debug", "--no-watch"])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let url = wait_for_url(&mut child);
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    common::request(addr, "GET", "/missing.txt", &[]).await;
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn log_lines_have_colour_only_on_a_terminal_or_when_forced_and_never_with_no_color() {
+    let piped = stderr_with_env(&[]).await;
+    assert!(piped.contains("GET /missing.txt 404"), "{piped}");
+    assert!(!piped.contains('\u{1b}'), "{piped:?}");
+    let forced = stderr_with_env(&[("CLICOLOR_FORCE", "1")]).await;
+    assert!(forced.contains('\u{1b}'), "{forced:?}");
+    let both = stderr_with_env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).await;
+    assert!(!both.contains('\u{1b}'), "{both:?}");
+    let zero = stderr_with_env(&[("CLICOLOR_FORCE", "0")]).await;
+    assert!(!zero.contains('\u{1b}'), "{zero:?}");
+}

@@ -141,10 +141,17 @@ async fn a_directory_without_its_slash_redirects_keeping_the_query() {
 }
 
 #[tokio::test]
-async fn a_directory_without_index_is_not_found() {
+async fn a_directory_without_index_gets_a_listing_without_its_dotfiles() {
     let fx = Fixture::new();
     let server = fx.serve().await;
-    assert_eq!(server.get("/empty-dir/").await.status, 404);
+    let reply = server.get("/empty-dir/").await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.text().contains("Index of /empty-dir/"),
+        "{}",
+        reply.text()
+    );
+    assert!(!reply.text().contains(".keep"), "{}", reply.text());
 }
 
 #[tokio::test]

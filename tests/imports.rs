@@ -5,11 +5,11 @@
 
 mod common;
 
+use common::blocking::InProcess;
 use common::browser::{Tab, browser};
 use common::{TestServer, hmr_client, next_json, write};
 use hotserve::{Config, Server};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -102,59 +102,11 @@ fn site() -> TempDir {
     site
 }
 
-/// hotserve in this process, watching the site, with its own runtime so the browser
-/// calls (which block) can be made from the test thread.
-struct Running {
-    rt: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Running {
-    fn start(config: Config) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = rt
-            .block_on(Server::bind(config.port(0)))
-            .expect("server binds");
-        let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Running {
-            rt,
-            addr,
-            stop: Some(stop),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn get(&self, target: &str) -> common::Reply {
-        self.rt
-            .block_on(common::request(self.addr, "GET", target, &[]))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 fn color_of(selector: &str) -> String {
     format!("getComputedStyle(document.querySelector('{selector}')).color")
 }
 
-fn open(tab: &mut Tab, server: &Running) {
+fn open(tab: &mut Tab, server: &InProcess) {
     tab.open(&server.url("/"));
     tab.wait_connected(1);
     tab.wait("window.__imports !== undefined", SHORT);
@@ -166,7 +118,7 @@ fn open(tab: &mut Tab, server: &Running) {
 fn css_imported_from_js_is_a_style_that_hot_swaps_without_a_reload() {
     let Some(mut tab) = browser() else { return };
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     open(&mut tab, &server);
     assert_eq!(tab.eval(&color_of("#title")), json!(RED));
     let load = tab.load_id();
@@ -189,7 +141,7 @@ fn css_imported_from_js_is_a_style_that_hot_swaps_without_a_reload() {
 fn a_style_no_longer_imported_is_removed_from_the_page() {
     let Some(mut tab) = browser() else { return };
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     open(&mut tab, &server);
     let padding = "getComputedStyle(document.getElementById('app')).paddingLeft";
     assert_eq!(tab.eval(padding), json!("7px"));
@@ -211,7 +163,7 @@ fn a_style_no_longer_imported_is_removed_from_the_page() {
 fn a_json_edit_reaches_the_accepting_importer_without_a_reload() {
     let Some(mut tab) = browser() else { return };
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     open(&mut tab, &server);
     assert_eq!(
         tab.eval("document.getElementById('app').textContent"),
@@ -239,7 +191,7 @@ fn a_json_edit_reaches_the_accepting_importer_without_a_reload() {
 fn assets_raw_inline_url_and_css_modules_give_what_vite_gives() {
     let Some(mut tab) = browser() else { return };
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     open(&mut tab, &server);
     tab.wait(
         "document.getElementById('logo').complete && document.getElementById('logo').naturalWidth === 16",
@@ -276,7 +228,7 @@ fn assets_raw_inline_url_and_css_modules_give_what_vite_gives() {
 fn import_meta_env_has_the_env_files_vite_variables_and_an_env_edit_reloads() {
     let Some(mut tab) = browser() else { return };
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     open(&mut tab, &server);
     let env = tab.eval("__env");
     assert_eq!(env["VITE_GREETING"], json!("hello from .env"));
@@ -309,7 +261,7 @@ fn import_meta_env_has_the_env_files_vite_variables_and_an_env_edit_reloads() {
 #[test]
 fn a_linked_stylesheet_gets_css_and_a_module_import_gets_javascript() {
     let site = site();
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     let plain = server.get("/style.css");
     assert_eq!(plain.status, 200);
     assert!(
@@ -355,7 +307,7 @@ fn a_css_file_imported_from_js_gets_a_js_update_and_the_same_file_linked_gets_a_
         "index.html",
         "<link rel=stylesheet href=/style.css><script type=module src=/main.js></script>",
     );
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     server.rt.block_on(async {
         let mut ws = hmr_client(server.addr).await;
         assert_eq!(next_json(&mut ws).await["type"], "connected");
@@ -402,7 +354,7 @@ fn a_json_edit_without_an_accepting_importer_reloads() {
         "import d from './d.json';\nwindow.d = d;\n",
     );
     write(site.path(), "d.json", "{\"a\": 1}");
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     server.rt.block_on(async {
         let mut ws = hmr_client(server.addr).await;
         assert_eq!(next_json(&mut ws).await["type"], "connected");
@@ -425,7 +377,7 @@ fn invalid_json_and_css_answer_500_and_show_the_overlay() {
     let site = site();
     write(site.path(), "bad.json", "{\n  \"a\": 1,\n}");
     write(site.path(), "bad.module.css", ".a { color: red;\n@media {");
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     server.rt.block_on(async {
         let mut ws = hmr_client(server.addr).await;
         assert_eq!(next_json(&mut ws).await["type"], "connected");
@@ -454,7 +406,7 @@ fn a_secret_from_env_never_appears_in_any_response() {
         format!("LOCAL_SECRET={SECRET}\n"),
     );
     write(site.path(), "public/.env", format!("X={SECRET}\n"));
-    let server = Running::start(Config::new(site.path()));
+    let server = InProcess::start(Config::new(site.path()));
     let targets = [
         "/",
         "/index.html",
@@ -509,7 +461,7 @@ fn the_mode_picks_its_env_files() {
         ".env.staging.local",
         "VITE_LOCAL=staging local\n",
     );
-    let server = Running::start(Config::new(site.path()).mode("staging"));
+    let server = InProcess::start(Config::new(site.path()).mode("staging"));
     let main = server.get("/main.js").text();
     assert!(main.contains("\"MODE\":\"staging\""), "{main}");
     assert!(main.contains("\"VITE_WHERE\":\"staging file\""), "{main}");
@@ -595,5 +547,33 @@ async fn a_change_in_public_reloads_the_pages_that_loaded_it() {
     );
     let payload: Value = next_json(&mut ws).await;
     assert_eq!(payload["type"], "full-reload", "{payload}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_public_folder_made_while_the_server_runs_takes_over_and_one_removed_lets_go() {
+    let site = TempDir::new().unwrap();
+    write(site.path(), "index.html", "<p>hi</p>");
+    write(site.path(), "logo.txt", "root copy");
+    let server = TestServer::start(Config::new(site.path())).await;
+    assert_eq!(server.get("/logo.txt").await.text(), "root copy");
+
+    // The watcher tells the server about the new folder's file.
+    write(site.path(), "public/logo.txt", "public copy");
+    let serves = |want: &'static str| {
+        let server = &server;
+        async move {
+            for _ in 0..100 {
+                if server.get("/logo.txt").await.text() == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("/logo.txt never served {want:?}");
+        }
+    };
+    serves("public copy").await;
+    std::fs::remove_dir_all(site.path().join("public")).unwrap();
+    serves("root copy").await;
     server.stop().await;
 }

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::blocking::InProcess;
 use common::browser::browser;
 use common::{TestServer, hmr_client, next_json, write};
 use hotserve::{Config, Event};
@@ -33,19 +34,6 @@ fn installed() -> Option<PathBuf> {
     None
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 const REACT: [&str; 3] = ["react", "react-dom", "scheduler"];
 
 /// A project whose `node_modules` holds copies of these pinned packages, with a lockfile.
@@ -54,7 +42,7 @@ fn project(packages: &[&str]) -> Option<(TempDir, PathBuf)> {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     for package in packages {
-        copy_dir(
+        common::copy_dir(
             &modules.join(package),
             &root.join("node_modules").join(package),
         );
@@ -76,13 +64,13 @@ fn project(packages: &[&str]) -> Option<(TempDir, PathBuf)> {
 /// `createRoot` from `react-dom/client`.
 fn react_app(root: &Path) {
     write(
-        &root,
+        root,
         "index.html",
         "<!doctype html><link rel=icon href=\"data:,\"><title>react</title><div id=root></div>\
          <script type=module src=/src/main.js></script>",
     );
     write(
-        &root,
+        root,
         "src/main.js",
         "import React, { useState } from 'react';\n\
          import { createRoot } from 'react-dom/client';\n\
@@ -388,39 +376,6 @@ async fn a_package_that_cannot_be_bundled_shows_the_overlay_and_the_others_still
 
 // ---- in Chromium -------------------------------------------------------------------------
 
-/// A server on its own runtime, for tests that block on the browser.
-struct Running {
-    rt: tokio::runtime::Runtime,
-    server: Option<TestServer>,
-}
-
-impl Running {
-    fn start(root: &Path) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(TestServer::start(Config::new(root)));
-        Running {
-            rt,
-            server: Some(server),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.server.as_ref().unwrap().addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
-    }
-}
-
 const RENDER_WAIT: Duration = Duration::from_secs(30);
 
 #[test]
@@ -432,7 +387,7 @@ fn a_react_page_renders_and_use_state_works_with_one_react() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     tab.wait(
         "document.getElementById('count')?.textContent === 'count is 0'",
@@ -502,7 +457,7 @@ fn named_and_default_imports_from_commonjs_packages_follow_es_module_interop() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     let result = tab.wait("window.result", RENDER_WAIT);
     assert_eq!(result, "2,hi x,Y,3,8,5,2,Z,hi w");

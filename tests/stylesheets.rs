@@ -28,10 +28,16 @@ struct Site {
     rt: tokio::runtime::Runtime,
     server: Option<TestServer>,
     events: Events,
+    configure: fn(Config) -> Config,
 }
 
 impl Site {
     fn start(files: &[(&str, &[u8])]) -> Site {
+        Site::start_with(files, |config| config)
+    }
+
+    /// A server whose configuration `configure` changes.
+    fn start_with(files: &[(&str, &[u8])], configure: fn(Config) -> Config) -> Site {
         let dir = TempDir::new().unwrap();
         for (path, contents) in files {
             write(dir.path(), path, contents);
@@ -41,13 +47,14 @@ impl Site {
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(TestServer::start(Config::new(dir.path())));
+        let server = rt.block_on(TestServer::start(configure(Config::new(dir.path()))));
         let events = server.service.events();
         Site {
             dir,
             rt,
             server: Some(server),
             events,
+            configure,
         }
     }
 
@@ -59,7 +66,9 @@ impl Site {
         }
         let server = self
             .rt
-            .block_on(TestServer::start(Config::new(self.dir.path())));
+            .block_on(TestServer::start((self.configure)(Config::new(
+                self.dir.path(),
+            ))));
         self.events = server.service.events();
         self.server = Some(server);
     }
@@ -383,6 +392,66 @@ fn a_background_image_edit_shows_without_a_reload() {
 }
 
 #[test]
+fn a_stylesheet_imported_from_javascript_keeps_its_relative_references_and_updates_them_in_place() {
+    let Some(mut tab) = browser() else { return };
+    let site = Site::start(&[
+        (
+            "index.html",
+            page(
+                r#"<script type="module" src="/src/main.js"></script>"#,
+                r#"<h1 id="title">chain</h1><p id="para">text</p>
+<div id="panel" style="width: 20px; height: 20px"></div>"#,
+            )
+            .as_bytes(),
+        ),
+        ("src/main.js", b"import './styles/a.css';\n"),
+        (
+            "src/styles/a.css",
+            b"@import \"./b.css\" screen;\n\
+              #panel { background: url(../img/bg.bmp) no-repeat; background-size: cover }\n",
+        ),
+        (
+            "src/styles/b.css",
+            b"@import url(deep/c.css);\np { color: red }\n",
+        ),
+        ("src/styles/deep/c.css", b"h1 { color: red }\n"),
+        ("src/img/bg.bmp", &bmp([255, 0, 0])),
+    ]);
+    let load = open_and_touch(&mut tab, &site);
+    // In a `<style>`, relative references would resolve against the page: they were written
+    // from the stylesheet's own folder.
+    tab.wait(&format!("{} === '{RED}'", color_of("title")), SHORT);
+    assert_eq!(tab.eval(&color_of("para")), json!(RED));
+    tab.wait(&background_is("panel", RED_PX), SHORT);
+
+    site.write("src/styles/deep/c.css", "h1 { color: blue }\n");
+    tab.wait(&format!("{} === '{BLUE}'", color_of("title")), SHORT);
+    assert_kept(&mut tab, &load);
+
+    site.write(
+        "src/styles/b.css",
+        "@import url(deep/c.css);\np { color: blue }\n",
+    );
+    tab.wait(&format!("{} === '{BLUE}'", color_of("para")), SHORT);
+    assert_eq!(
+        tab.eval(&color_of("title")),
+        json!(BLUE),
+        "c.css still applies"
+    );
+
+    site.write("src/img/bg.bmp", bmp([0, 0, 255]));
+    tab.wait(&background_is("panel", BLUE_PX), SHORT);
+    assert_kept(&mut tab, &load);
+    let styles = tab.eval("document.querySelectorAll('style').length");
+    assert_eq!(
+        styles,
+        json!(1),
+        "the module's one <style> is updated, not added to"
+    );
+    tab.assert_clean(false);
+}
+
+#[test]
 fn images_srcset_and_other_uses_take_the_new_file_keeping_typed_input_and_scroll() {
     let Some(mut tab) = browser() else { return };
     let mut site = Site::start(&[
@@ -641,4 +710,88 @@ fn a_sheet_revalidated_with_a_304_after_a_restart_still_has_its_imports_known() 
         .map(|u| u["path"].as_str().unwrap())
         .collect();
     assert_eq!(paths, ["/b.css", "/a.css"], "the import is known: {update}");
+}
+
+/// Vite's own browser client (`vite` in tests/js), with the values Vite's server fills in
+/// when it serves it, for a page that hotserve does not inject its own client into.
+fn vite_client(site: &Site) -> String {
+    let path = common::browser::js_dir().join("node_modules/vite/dist/client/client.mjs");
+    let source = std::fs::read_to_string(&path).expect("vite is installed in tests/js");
+    let host = format!("\"{}/\"", site.server().addr);
+    let values: [(&str, &str); 13] = [
+        ("import \"@vite/env\";", ""),
+        ("__HMR_CONFIG_NAME__", "\"vite.config.js\""),
+        ("__HMR_BASE__", "\"/\""),
+        ("__BASE__", "\"/\""),
+        ("__SERVER_HOST__", &host),
+        ("__HMR_PROTOCOL__", "null"),
+        ("__HMR_HOSTNAME__", "null"),
+        ("__HMR_PORT__", "null"),
+        ("__HMR_DIRECT_TARGET__", &host),
+        ("__HMR_TIMEOUT__", "30000"),
+        ("__HMR_ENABLE_OVERLAY__", "true"),
+        ("__WS_TOKEN__", "\"vite-test-token\""),
+        ("__SERVER_FORWARD_CONSOLE__", "{\"enabled\":false}"),
+    ];
+    let client = values
+        .iter()
+        .fold(source, |client, (name, value)| client.replace(name, value));
+    assert!(
+        !client.contains("__HMR_"),
+        "every value Vite fills in is filled in"
+    );
+    client
+}
+
+#[test]
+fn vites_own_client_reloads_the_page_for_the_edits_hotserve_swaps_in_place() {
+    let Some(mut tab) = browser() else { return };
+    let site = Site::start_with(
+        &[
+            (
+                "index.html",
+                page(
+                    r#"<link rel="stylesheet" href="/a.css">
+<script type="module" src="/vite-client.mjs"></script>"#,
+                    r#"<h1 id="title">chain</h1><img id="logo" src="/logo.bmp">"#,
+                )
+                .as_bytes(),
+            ),
+            ("a.css", b"@import \"./b.css\" screen;\n"),
+            ("b.css", b"@import url(deep/c.css);\n"),
+            ("deep/c.css", b"h1 { color: red }\n"),
+            ("logo.bmp", &bmp([255, 0, 0])),
+        ],
+        |config| config.inject(false).token("vite-test-token"),
+    );
+    site.write("vite-client.mjs", vite_client(&site));
+    tab.open(&site.url("/"));
+    tab.wait_console("[vite] connected.", 1, SHORT);
+    let first = tab.load_id();
+    assert_eq!(tab.eval(&color_of("title")), json!(RED));
+    assert_eq!(
+        tab.eval("document.querySelectorAll('script[src=\"/@vite/client\"]').length"),
+        json!(0),
+        "hotserve's client is not injected"
+    );
+
+    // A sheet deep down an @import chain: Vite's client cannot swap it, so the page reloads
+    // and shows it.
+    site.write("deep/c.css", "h1 { color: blue }\n");
+    tab.wait(&format!("{} === '{BLUE}'", color_of("title")), SHORT);
+    tab.wait_console("[vite] connected.", 2, SHORT);
+    let second = tab.load_id();
+    assert_ne!(second, first, "the page reloaded");
+
+    // An image the page shows: reloaded too.
+    site.write("logo.bmp", bmp([0, 0, 255]));
+    tab.wait(
+        &format!(
+            "{} === '{BLUE_PX}'",
+            pixel_of("document.getElementById('logo')")
+        ),
+        SHORT,
+    );
+    assert_ne!(tab.load_id(), second, "the page reloaded again");
+    tab.assert_clean(false);
 }

@@ -109,6 +109,46 @@ pub fn inotify_watches(pid: u32) -> (usize, usize) {
     (fds, watches)
 }
 
+/// The benchmark's own arguments (`--flag value` pairs and bare flags), each handed to
+/// `on` with a way to take its value; `on` panics on a flag it does not know.
+pub fn each_flag(mut on: impl FnMut(&str, &mut Value)) {
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        on(
+            &flag,
+            &mut Value {
+                flag: &flag,
+                args: &mut args,
+            },
+        );
+    }
+}
+
+/// The value after a flag, taken on demand.
+pub struct Value<'a> {
+    flag: &'a str,
+    args: &'a mut std::iter::Skip<std::env::Args>,
+}
+
+impl Value<'_> {
+    /// The next argument, as given.
+    pub fn text(&mut self) -> String {
+        let flag = self.flag;
+        self.args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"))
+    }
+
+    /// The next argument as a number (`1_000` allowed).
+    pub fn count<T: std::str::FromStr>(&mut self) -> T {
+        let flag = self.flag;
+        self.text()
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("{flag} needs a number"))
+    }
+}
+
 /// `--clients 1,100,1_000` as counts.
 pub fn client_counts(list: &str) -> Vec<usize> {
     list.split(',')

@@ -12,22 +12,14 @@
 //
 // Needs `npm ci --prefix tests/js` and Chromium (HOTSERVE_CHROMIUM, default /usr/bin/chromium).
 
-import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { browser as launch, flags, js, machine, median, repo, serve, stop } from "./common.mjs";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const js = join(repo, "tests/js");
-const require = createRequire(join(js, "package.json"));
-const { chromium } = require("playwright-core");
-
-const args = process.argv.slice(2);
-const runsAt = args.indexOf("--runs");
-const runs = runsAt >= 0 ? Number(args.splice(runsAt, 2)[1]) : 5;
-const binaries = (args.length ? args : [join(repo, "target/release/hotserve")]).map((b) => resolve(b));
+const args = flags();
+const runs = args.number("--runs", 5);
+const binaries = (args.rest.length ? args.rest : [join(repo, "target/release/hotserve")]).map((b) => resolve(b));
 
 const apps = {
   "lodash-es": {
@@ -55,22 +47,6 @@ function project(app) {
   return dir;
 }
 
-/** Start hotserve in `dir`; resolve with its URL and a function returning its log. */
-function serve(binary, dir) {
-  const child = spawn(binary, [".", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  let out = "";
-  return new Promise((ok, fail) => {
-    const look = (chunk) => {
-      out += chunk;
-      const m = out.replace(/\x1b\[[0-9;]*m/g, "").match(/Local:\s+(http:\/\/\S+)/);
-      if (m) ok({ child, url: m[1].replace("localhost", "127.0.0.1"), log: () => out });
-    };
-    child.stdout.on("data", look);
-    child.stderr.on("data", look);
-    child.on("exit", (code) => fail(new Error(`hotserve exited (${code}): ${out}`)));
-  });
-}
-
 async function measure(browser, url) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -88,18 +64,13 @@ async function measure(browser, url) {
   return { first, reload };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-const browser = await chromium.launch({
-  executablePath: process.env.HOTSERVE_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking"],
-});
+const browser = await launch();
 const rows = [];
 try {
   for (const [appName, app] of Object.entries(apps)) {
     for (const binary of binaries) {
       const dir = project(app);
-      const server = await serve(binary, dir);
+      const server = await serve("hotserve", binary, [".", "--port", "0"], dir);
       try {
         const results = [];
         for (let i = 0; i < runs; i++) results.push(await measure(browser, server.url));
@@ -114,7 +85,7 @@ try {
           "reload requests": results.at(-1).reload.requests,
         });
       } finally {
-        server.child.kill();
+        await stop(server);
         rmSync(dir, { recursive: true, force: true });
       }
     }
@@ -122,5 +93,5 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${runs} runs each; ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(`${runs} runs each; ${machine()}`);
 console.table(rows);

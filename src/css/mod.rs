@@ -45,8 +45,17 @@ impl Stylesheets {
     /// `@charset`) is neither scanned nor rewritten.
     pub fn transform(&self, url: &str, source: &Bytes) -> Option<Bytes> {
         let text = std::str::from_utf8(source).ok()?;
-        let served = serve_stylesheet(&mut self.graph(), url, text);
+        let served = serve_stylesheet(&mut self.graph(), url, text, Placement::Linked);
         (served.code != text).then(|| Bytes::from(served.code))
+    }
+
+    /// The same for a stylesheet imported from JavaScript (`import './a.css'`), before it
+    /// is wrapped into a module: its text ends up in a `<style>` element, where relative
+    /// references would resolve against the page, so every one is written from the root.
+    pub fn transform_inlined(&self, url: &str, source: &Bytes) -> Bytes {
+        let text = String::from_utf8_lossy(source);
+        let served = serve_stylesheet(&mut self.graph(), url, &text, Placement::Inlined);
+        Bytes::from(served.code)
     }
 
     /// The graph, locked. Hold it briefly: stylesheet requests wait on it.
@@ -62,10 +71,26 @@ pub struct ServedSheet {
     pub code: String,
 }
 
+/// Where a served stylesheet's text ends up, which decides how its references are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Its own URL (a `<link>`, an `@import`): references resolve against that URL, so
+    /// they stay as written.
+    Linked,
+    /// A `<style>` element that a module adds: references would resolve against the page,
+    /// so each one that resolves is written as a path from the root.
+    Inlined,
+}
+
 /// Scans the stylesheet served at `url`, records it in `graph`, and rewrites references to
 /// hot-updated files with `?t=<their last update>`; the one call the HTTP layer makes for
 /// each `.css` response. `url` is the percent-decoded request path; a query is ignored.
-pub fn serve_stylesheet(graph: &mut StyleGraph, url: &str, source: &str) -> ServedSheet {
+pub fn serve_stylesheet(
+    graph: &mut StyleGraph,
+    url: &str,
+    source: &str,
+    placement: Placement,
+) -> ServedSheet {
     let url = strip_query(url);
     let references = scan(source);
     graph.record(url, &references);
@@ -74,8 +99,15 @@ pub fn serve_stylesheet(graph: &mut StyleGraph, url: &str, source: &str) -> Serv
         let Some(target) = resolve(url, &reference.value) else {
             continue;
         };
-        if let Some(t) = graph.last_update(&target) {
-            let fresh = with_timestamp(&reference.value, t);
+        let written = match placement {
+            Placement::Linked => reference.value.clone(),
+            Placement::Inlined => from_root(&target, &reference.value),
+        };
+        let fresh = match graph.last_update(&target) {
+            Some(t) => with_timestamp(&written, t),
+            None => written,
+        };
+        if fresh != reference.value {
             edits.push((reference.range.clone(), reference.respell(&fresh)));
         }
     }
@@ -103,6 +135,14 @@ pub fn resolve(sheet: &str, value: &str) -> Option<String> {
     } else {
         crate::modules::resolve(sheet, &format!("./{value}"))
     }
+}
+
+/// The reference `value` written from the root: `target` (its decoded path) encoded again,
+/// with the query and fragment `value` had (`font.woff2?v=2`, `icons.svg#close`).
+fn from_root(target: &str, value: &str) -> String {
+    let value = value.trim();
+    let suffix = value.find(['?', '#']).map_or("", |i| &value[i..]);
+    format!("{}{suffix}", crate::modules::encode_path(target))
 }
 
 /// `scheme:` as URLs spell it (RFC 3986 §3.1): a letter, then letters, digits, `+-.`.

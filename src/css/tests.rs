@@ -199,7 +199,7 @@ fn timestamps_go_first_in_the_query_and_replace_an_old_one() {
 }
 
 fn serve(graph: &mut StyleGraph, url: &str, css: &str) -> String {
-    serve_stylesheet(graph, url, css).code
+    serve_stylesheet(graph, url, css, Placement::Linked).code
 }
 
 #[test]
@@ -284,4 +284,30 @@ fn a_new_version_replaces_the_old_edges() {
 
     graph.remove("/a.css");
     assert!(!graph.is_sheet("/a.css") && !graph.is_pulled_in("/c.css"));
+}
+
+#[test]
+fn a_sheet_for_a_style_element_writes_every_reference_from_the_root() {
+    let mut graph = StyleGraph::new();
+    let css = "@import 'b.css' screen;\n@import url(../c.css);\n\
+               .x { background: url(\"img/my bg.png?v=2#part\") }\n\
+               .y { background: url(/abs.png) } .z { background: url(data:image/png;base64,AA) }\n\
+               .w { background: url(https://cdn.test/x.png) } .v { fill: url(#clip) }";
+    let inlined = |graph: &mut StyleGraph| {
+        serve_stylesheet(graph, "/src/a.css?import", css, Placement::Inlined).code
+    };
+    assert_eq!(
+        inlined(&mut graph),
+        "@import \"/src/b.css\" screen;\n@import url(\"/c.css\");\n\
+         .x { background: url(\"/src/img/my%20bg.png?v=2#part\") }\n\
+         .y { background: url(/abs.png) } .z { background: url(data:image/png;base64,AA) }\n\
+         .w { background: url(https://cdn.test/x.png) } .v { fill: url(#clip) }"
+    );
+    assert_eq!(
+        graph.imports("/src/a.css").collect::<Vec<_>>(),
+        ["/c.css", "/src/b.css"]
+    );
+
+    graph.mark_updated(["/src/b.css"], 7);
+    assert!(inlined(&mut graph).starts_with("@import \"/src/b.css?t=7\" screen;"));
 }

@@ -54,14 +54,46 @@ pub(crate) async fn accept(
     peer: SocketAddr,
     in_place: bool,
 ) {
-    let ws =
+    let mut ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config()))
             .await;
     if protocol == PING_PROTOCOL {
-        close(ws, CloseCode::Normal, "").await;
+        close(&mut ws, CloseCode::Normal, "").await;
     } else {
-        serve(ws, hub, peer, in_place).await;
+        serve(&mut ws, hub, peer, in_place).await;
     }
+    // A Close frame answering a client's own goes out with the next write: push it now.
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.flush()).await;
+    linger(ws.get_mut()).await;
+}
+
+/// How long, and how many bytes, a closed socket keeps reading what its peer still sends.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
+
+/// The end of every HMR socket, after our Close frame: stop writing (a FIN), then read and
+/// drop what the peer still sends until it closes too, for [`LINGER_TIME`] and
+/// [`LINGER_BYTES`] at most. Closing a socket with unread bytes in it makes the kernel send
+/// a reset, and a reset can destroy our Close frame before the peer reads it: a client
+/// still sending a frame that is too big would see 1006 instead of 1009 (RFC 6455 §7.1.1:
+/// the server closes the TCP connection first, but not by throwing away the peer's data).
+async fn linger<IO>(io: &mut IO)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let drain = async {
+        let _ = io.shutdown().await;
+        let mut buf = [0u8; 8192];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 /// Small buffers: an idle browser costs a few KiB, not tungstenite's default 128 KiB read

@@ -41,16 +41,29 @@ pub(crate) struct FileRequest {
     pub wrap: Option<modules::wrap::Wrap>,
     /// Send scripts as they are, without the module transform (`public/`, as in Vite).
     pub as_is: bool,
+    /// A module import asked (`?import`, `Sec-Fetch-Dest: script`): see [`Kind::Compiled`].
+    pub imported: bool,
+    /// Which files are modules, with the embedder's file types; without it, by extension.
+    pub modules: Option<std::sync::Arc<modules::Modules>>,
 }
 
 impl FileRequest {
     /// What the transform stage makes of the file at `path` for this request: the request's
     /// wrapper first (`main.js?raw` is a string), else the file's own kind.
     fn module_kind(&self, path: &Path) -> Option<Kind> {
+        let own = || match &self.modules {
+            Some(modules) => modules.kind_of(path),
+            None => modules::kind_of(path),
+        };
         match self.wrap {
             Some(wrap) => Some(Kind::Wrapped(wrap)),
             None if self.as_is => None,
-            None => modules::kind_of(path),
+            None => own().map(|kind| match kind {
+                Kind::Compiled { .. } => Kind::Compiled {
+                    imported: self.imported,
+                },
+                other => other,
+            }),
         }
     }
 }
@@ -69,10 +82,31 @@ pub(crate) enum Outcome {
     RangeNotSatisfiable { len: u64 },
     /// A directory was asked for without its trailing slash.
     AddSlash,
+    /// A directory without `index.html`: its entries, for a listing page.
+    Listing(Listing),
     /// Nothing there.
     NotFound,
     /// Denied by policy, outside the root, or not a regular file.
     Forbidden,
+}
+
+/// What a listing page shows of a folder: what a browser may open in it, sorted (folders
+/// first, then by name). Denied names, dotfiles, `node_modules` and what `.gitignore` or
+/// `.ignore` files exclude are left out, and so is anything whose real path leaves the root.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    /// The real path of the folder.
+    pub path: PathBuf,
+    pub entries: Vec<ListedEntry>,
+}
+
+/// One entry of a [`Listing`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ListedEntry {
+    pub name: String,
+    pub dir: bool,
+    pub len: u64,
+    pub modified: SystemTime,
 }
 
 /// Strong validators for a file version.
@@ -148,7 +182,16 @@ pub(crate) fn decide(
             let index = requested.join("index.html");
             match locate(root, deny, &real.join("index.html")) {
                 Located::Found(real, meta) if meta.is_file() => (real, index),
-                Located::Found(..) | Located::NotFound => return fallback(root, deny, spa, req),
+                Located::Found(..) | Located::NotFound => {
+                    // A folder of demos: show what is in it (a single-page app's own
+                    // fallback page first, when there is one).
+                    return match fallback(root, deny, spa, req) {
+                        Outcome::NotFound => {
+                            Outcome::Listing(list(root, deny, &safe.segments, real))
+                        }
+                        page => page,
+                    };
+                }
                 Located::Forbidden => return Outcome::Forbidden,
             }
         }
@@ -164,6 +207,53 @@ pub(crate) fn decide(
 /// again for every request.
 pub(crate) fn open_outside(real: PathBuf, req: &FileRequest) -> Outcome {
     open(real, req, None)
+}
+
+/// The entries of the folder at `real` (`segments` from the root) that a browser may open.
+fn list(root: &Path, deny: &DenyList, segments: &[String], real: PathBuf) -> Listing {
+    // The same ignore files the watcher reads, one level deep: no walk of the tree.
+    let walk = ignore::WalkBuilder::new(&real)
+        .max_depth(Some(1))
+        .hidden(true)
+        .parents(true)
+        .git_ignore(true)
+        .git_exclude(false)
+        .git_global(false)
+        .require_git(false)
+        .follow_links(false)
+        .build();
+    let mut entries = Vec::new();
+    for entry in walk.flatten().filter(|e| e.depth() == 1) {
+        let Some(name) = entry.file_name().to_str() else {
+            continue; // a name that is not UTF-8 has no URL a browser could follow
+        };
+        if name == "node_modules" || name.starts_with('.') {
+            continue;
+        }
+        let mut path_segments = segments.to_vec();
+        path_segments.push(name.to_owned());
+        if deny.denies(&path_segments) {
+            continue;
+        }
+        // Symlinks are followed, and left out when they lead out of the root or to a
+        // denied file, as a request for them would be refused.
+        let Located::Found(_, meta) = locate(root, deny, entry.path()) else {
+            continue;
+        };
+        entries.push(ListedEntry {
+            name: name.to_owned(),
+            dir: meta.is_dir(),
+            len: if meta.is_dir() { 0 } else { meta.len() },
+            modified: meta.modified().unwrap_or(UNIX_EPOCH),
+        });
+    }
+    entries.sort_by(|a, b| {
+        (!a.dir, a.name.to_lowercase(), &a.name).cmp(&(!b.dir, b.name.to_lowercase(), &b.name))
+    });
+    Listing {
+        path: real,
+        entries,
+    }
 }
 
 /// The SPA fallback: browser navigations to unknown paths get the root `index.html`.
@@ -276,6 +366,12 @@ impl FileCache {
         });
     }
 
+    /// Drop every entry: what a path names may have changed (a `public/` appeared).
+    pub fn clear(&self) {
+        self.lock().clear();
+        self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn store(&self, key: CacheKey, entry: CachedFile) {
         use std::sync::atomic::Ordering;
         let size = entry.bytes.len();
@@ -350,7 +446,18 @@ fn is_missing(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    ) || err.raw_os_error() == Some(40) // ELOOP: a symlink cycle is as good as missing.
+    ) || is_symlink_loop(err)
+}
+
+/// ELOOP: a symlink cycle is as good as missing.
+#[cfg(unix)]
+fn is_symlink_loop(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_symlink_loop(_: &io::Error) -> bool {
+    false
 }
 
 /// Open the file; small files (and scripts, which are rewritten) are read whole and cached,
@@ -492,7 +599,10 @@ pub(crate) fn respond_as_is(
         // A validator of its own, so a copy cached without the tag is never revalidated as
         // this one; no ranges, since the file's offsets do not describe the bytes sent.
         let validators = Validators {
-            etag: inject::injected_etag(&validators.etag),
+            etag: inject::injected_etag(
+                &validators.etag,
+                req.modules.as_ref().and_then(|m| m.refresh_preamble()),
+            ),
             ..validators
         };
         if not_modified(req, &validators) {
@@ -640,11 +750,13 @@ pub(crate) fn parse_range(header: &str, len: u64) -> RangeAnswer {
     let Some((first, last)) = spec.trim().split_once('-') else {
         return RangeAnswer::Ignore;
     };
+    // Digits past u64 are still a number, just a larger one than any file: a last byte
+    // past the end means "to the end" (RFC 9110 §14.1.2), a first byte past it is 416.
     let parse = |s: &str| -> Option<u64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             None
         } else {
-            s.parse().ok()
+            Some(s.parse().unwrap_or(u64::MAX))
         }
     };
     match (first.trim(), last.trim()) {
@@ -705,6 +817,27 @@ mod tests {
         );
         assert_eq!(parse_range("bytes=-0", 100), RangeAnswer::Unsatisfiable);
         assert_eq!(parse_range("bytes=0-", 0), RangeAnswer::Unsatisfiable);
+    }
+
+    #[test]
+    fn numbers_past_u64_are_larger_than_any_file_not_malformed() {
+        let huge = "99999999999999999999999";
+        assert_eq!(
+            parse_range(&format!("bytes=0-{huge}"), 100),
+            RangeAnswer::Satisfiable(0, 99)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes=-{huge}"), 100),
+            RangeAnswer::Satisfiable(0, 99)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={huge}-"), 100),
+            RangeAnswer::Unsatisfiable
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={huge}-{huge}"), 100),
+            RangeAnswer::Unsatisfiable
+        );
     }
 
     #[test]

@@ -42,7 +42,13 @@ impl HostPolicy {
             return true;
         }
         let name = strip_port(host_header).to_ascii_lowercase();
-        let name = name.trim_end_matches('.');
+        // One trailing dot is the same name, fully qualified (`localhost.` is `localhost`:
+        // RFC 6761 reserves it, so no one can point it elsewhere). More dots, or a dot
+        // alone, name nothing and are refused.
+        let name = name.strip_suffix('.').unwrap_or(&name);
+        if name.is_empty() || name.ends_with('.') {
+            return false;
+        }
         if name == "localhost" || name.ends_with(".localhost") {
             return true;
         }
@@ -53,6 +59,48 @@ impl HostPolicy {
         }
         self.exact.iter().any(|h| h == name) || self.suffixes.iter().any(|s| name.ends_with(s))
     }
+}
+
+/// Why a request's host cannot be checked at all (400, RFC 9112 §3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostFault {
+    /// More than one `Host` field line: which one a proxy in front would have used is
+    /// anyone's guess, so none is trusted.
+    Duplicate,
+    /// An HTTP/1.1 request that arrived on a connection without `Host`.
+    Missing,
+    /// A `Host` that is not visible text.
+    Unreadable,
+}
+
+/// The names a request says it is for: the authority of an absolute-form target (RFC 9112
+/// §3.2.2: it is the request's host, whatever `Host` says; in HTTP/2 the `:authority`) and
+/// the `Host` header. Every one of them must pass the policy.
+///
+/// `wire` says the request was read from a connection (tagged by
+/// [`Connection`](crate::Connection)): only then is a missing `Host` a fault, so that an
+/// embedder's hand-built test requests still work.
+pub(crate) fn claimed_hosts<B>(
+    req: &hyper::Request<B>,
+    wire: bool,
+) -> Result<Vec<&str>, HostFault> {
+    let mut values = req.headers().get_all(hyper::header::HOST).iter();
+    let host = values.next();
+    if values.next().is_some() {
+        return Err(HostFault::Duplicate);
+    }
+    let mut names = Vec::with_capacity(2);
+    if let Some(authority) = req.uri().authority() {
+        names.push(authority.as_str());
+    }
+    match host {
+        Some(value) => names.push(value.to_str().map_err(|_| HostFault::Unreadable)?),
+        None if wire && req.version() == hyper::Version::HTTP_11 => {
+            return Err(HostFault::Missing);
+        }
+        None => {}
+    }
+    Ok(names)
 }
 
 /// `example.test:5173` -> `example.test`; `[::1]:80` -> `[::1]`.
@@ -101,6 +149,46 @@ mod tests {
         assert!(policy.allows("a.b.corp.test"));
         assert!(!policy.allows("xcorp.test"));
         assert!(HostPolicy::new("127.0.0.1", &["all".into()]).allows("anything"));
+    }
+
+    #[test]
+    fn a_single_trailing_dot_is_the_same_name_and_more_are_refused() {
+        let policy = HostPolicy::new("127.0.0.1", &["dev.test".into()]);
+        assert!(policy.allows("localhost.:5173"));
+        assert!(policy.allows("dev.test."));
+        assert!(!policy.allows("localhost..:5173"));
+        assert!(!policy.allows(".:5173"));
+        assert!(!policy.allows("evil.example."));
+    }
+
+    #[test]
+    fn two_host_headers_or_a_missing_one_on_the_wire_are_faults() {
+        let two = hyper::Request::get("/")
+            .header("host", "localhost")
+            .header("host", "evil.example")
+            .body(())
+            .unwrap();
+        assert_eq!(claimed_hosts(&two, false), Err(HostFault::Duplicate));
+        let none = hyper::Request::get("/").body(()).unwrap();
+        assert_eq!(claimed_hosts(&none, true), Err(HostFault::Missing));
+        assert_eq!(claimed_hosts(&none, false), Ok(vec![]));
+        let old = hyper::Request::get("/")
+            .version(hyper::Version::HTTP_10)
+            .body(())
+            .unwrap();
+        assert_eq!(claimed_hosts(&old, true), Ok(vec![]));
+    }
+
+    #[test]
+    fn an_absolute_form_target_claims_its_authority_beside_the_host_header() {
+        let req = hyper::Request::get("http://evil.example/x")
+            .header("host", "127.0.0.1:5173")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            claimed_hosts(&req, true),
+            Ok(vec!["evil.example", "127.0.0.1:5173"])
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@
 use std::path::Path;
 
 /// The tag inserted into every served page.
-pub(crate) const CLIENT_TAG: &str = r#"<script type="module" src="/@vite/client"></script>"#;
+pub(crate) const CLIENT_TAG: &str = concat!(
+    r#"<script type="module" src=""#,
+    crate::client::client_path!(),
+    r#""></script>"#
+);
 
 /// Whether a file is an HTML page that gets the client (`.html`, `.htm`, any case).
 pub(crate) fn is_html(path: &Path) -> bool {
@@ -19,19 +23,37 @@ pub(crate) fn is_html(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
-/// The entity tag of a page served with the client: the file's tag with a marker, so a copy
-/// cached without the client (or with it) is never taken for the other.
-pub(crate) fn injected_etag(etag: &str) -> String {
-    format!("{}-hmr\"", etag.trim_end_matches('"'))
+/// The entity tag of a page served with the client (and `preamble`, the refresh runtime's
+/// tag, if any): the file's tag with a marker, so a copy cached with other tags is never
+/// taken for this one.
+pub(crate) fn injected_etag(etag: &str, preamble: Option<&str>) -> String {
+    let marker = if preamble.is_some() {
+        "hmr-refresh"
+    } else {
+        "hmr"
+    };
+    format!("{}-{marker}\"", etag.trim_end_matches('"'))
 }
 
 /// `html` with [`CLIENT_TAG`] inserted once. The result is always
 /// `html.len() + CLIENT_TAG.len()` bytes long.
 pub(crate) fn inject_client(html: &[u8]) -> Vec<u8> {
+    inject_page(html, None)
+}
+
+/// How many bytes [`inject_page`] adds.
+pub(crate) fn injected_len(preamble: Option<&str>) -> usize {
+    CLIENT_TAG.len() + preamble.map_or(0, str::len)
+}
+
+/// `html` with [`CLIENT_TAG`] inserted once, followed by `preamble` (the Fast Refresh
+/// runtime's tag), which must run before the page's own modules.
+pub(crate) fn inject_page(html: &[u8], preamble: Option<&str>) -> Vec<u8> {
     let at = insertion_point(html);
-    let mut out = Vec::with_capacity(html.len() + CLIENT_TAG.len());
+    let mut out = Vec::with_capacity(html.len() + injected_len(preamble));
     out.extend_from_slice(&html[..at]);
     out.extend_from_slice(CLIENT_TAG.as_bytes());
+    out.extend_from_slice(preamble.unwrap_or_default().as_bytes());
     out.extend_from_slice(&html[at..]);
     out
 }
@@ -267,6 +289,10 @@ mod tests {
 
     #[test]
     fn injected_pages_have_their_own_entity_tag() {
-        assert_eq!(injected_etag("\"1a-2b\""), "\"1a-2b-hmr\"");
+        assert_eq!(injected_etag("\"1a-2b\"", None), "\"1a-2b-hmr\"");
+        assert_eq!(
+            injected_etag("\"1a-2b\"", Some("<script></script>")),
+            "\"1a-2b-hmr-refresh\""
+        );
     }
 }

@@ -9,9 +9,10 @@
 //! [`router::route`] decides what a request is (a file, the client, the HMR upgrade, a
 //! proxied path, or a refusal) without touching anything; [`Site::act`] carries that out.
 //! Loading a file is blocking file-system work on the blocking pool and returns a value;
-//! the transform stage resolves a JavaScript module's package imports
-//! ([`Packages::prepare`], on the blocking pool: it reads `package.json` files), hands
-//! modules to [`Modules::transform`] and stylesheets to [`Stylesheets::transform`], and puts
+//! the transform stage compiles TypeScript, JSX and the embedder's file types
+//! ([`Modules::compile`]) and resolves a JavaScript module's package imports
+//! ([`Packages::prepare`]), both on the blocking pool (compiling is CPU work, resolving
+//! reads `package.json` files), hands modules to [`Modules::transform`] and stylesheets to [`Stylesheets::transform`], and puts
 //! the client's tag into pages; rendering a response is a function of what was loaded. The
 //! only thing this room tells the rest of the server is [`Served`], through the
 //! [`ServedLog`] the composition root (`service.rs`) passes in. An HMR upgrade is checked
@@ -44,6 +45,7 @@ pub(crate) use router::request_host;
 use crate::client::ServedClient;
 use crate::css::Stylesheets;
 use crate::hmr::Hub;
+use crate::modules::transform::OutputKind;
 use crate::modules::{Kind, Modules};
 use crate::packages::{ModuleError, Packages, Prepared};
 use crate::{Config, Error};
@@ -83,6 +85,9 @@ pub(crate) struct Served {
     pub module: bool,
     /// The file could not be made into a module: show this in the browsers' overlay.
     pub error: Option<crate::protocol::ErrorInfo>,
+    /// `path` is a folder whose listing page was sent: files that come and go in it
+    /// change the page.
+    pub listing: bool,
 }
 
 /// Where the request path reports what it served; wired by the composition root.
@@ -106,8 +111,29 @@ pub(crate) enum Ready {
     /// sent as a module that shows the error overlay and throws.
     Failed(Box<ModuleError>),
     /// A stylesheet whose references to hot-updated files were rewritten
-    /// ([`Stylesheets::transform`]).
-    Stylesheet { path: PathBuf, code: Bytes },
+    /// ([`Stylesheets::transform`]), or that a transform compiled (Sass for a `<link>`).
+    Stylesheet { code: Bytes },
+    /// A compiler helper that compiled modules import (`/@hotserve/runtime/helpers/...`).
+    #[cfg(feature = "transform")]
+    Helper(String),
+}
+
+/// What the steps before the module rewrite (compile, packages) made of a module's source.
+#[derive(Debug)]
+enum Staged {
+    /// The loaded bytes, as they are.
+    AsLoaded,
+    /// This source instead, as a module of `kind` (a compiled `.ts` is JavaScript; compiled
+    /// CSS that a module imports is a style module).
+    Module(Kind, Bytes),
+    /// Compiled to CSS for a page's `<link>`.
+    Stylesheet(Bytes),
+    /// Every transform declined: the file goes out as it is.
+    Declined,
+    /// The file did not compile: a 500, and the overlay.
+    Broken(Box<crate::protocol::ErrorInfo>),
+    /// A module that cannot run (an import that does not resolve).
+    Failed(Box<ModuleError>),
 }
 
 /// The request path's state, shared by all connections.
@@ -122,9 +148,10 @@ pub(crate) struct Site {
     routes: Routes,
     /// Small files by request path.
     cache: files::FileCache,
-    /// `public/` under the root (canonical), if it existed at startup: its files are served
-    /// at `/` as they are, ahead of the root's (Vite's `publicDir`).
-    public: Option<PathBuf>,
+    /// `public/` under the root (canonical), if it exists: its files are served at `/` as
+    /// they are, ahead of the root's (Vite's `publicDir`). Looked up again when a file under
+    /// it changes, so a `public/` made (or removed) while the server runs counts.
+    public: std::sync::RwLock<Option<PathBuf>>,
     /// Small files of `public/` by request path (the same paths as the root's, so apart).
     public_cache: files::FileCache,
     /// The browser client served at [`CLIENT_PATH`](crate::client::CLIENT_PATH).
@@ -165,7 +192,7 @@ impl Site {
             spa: config.spa,
             inject: config.inject,
             cache: Default::default(),
-            public: public_dir(&root),
+            public: std::sync::RwLock::new(public_dir(&root)),
             public_cache: Default::default(),
             client: ServedClient::new(crate::client::ClientConfig::of(config, &token)),
             root,
@@ -196,7 +223,26 @@ impl Site {
     /// Forget cached copies of files that changed.
     pub fn forget<'a>(&self, real_paths: impl IntoIterator<Item = &'a Path> + Clone) {
         self.cache.forget(real_paths.clone());
-        self.public_cache.forget(real_paths);
+        self.public_cache.forget(real_paths.clone());
+        let under_public = self.root.join("public");
+        if real_paths.into_iter().any(|p| p.starts_with(&under_public)) {
+            let now = public_dir(&self.root);
+            let mut public = self.public.write().unwrap_or_else(|e| e.into_inner());
+            if *public != now {
+                // The root's cached answers may be for paths that `public/` now takes.
+                self.cache.clear();
+                self.public_cache.clear();
+                *public = now;
+            }
+        }
+    }
+
+    /// `public/`, if it exists now.
+    fn public(&self) -> Option<PathBuf> {
+        self.public
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// End proxied WebSocket tunnels (shutdown).
@@ -233,9 +279,10 @@ impl Site {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        match router::route(&req, &self.routes) {
+        let head = req.method() == Method::HEAD;
+        let res = match router::route(&req, &self.routes) {
             #[cfg(feature = "proxy")]
-            Route::Proxy(proxy, target) => proxy.forward(req, target).await,
+            Route::Proxy(proxy, target) => return proxy.forward(req, target).await,
             Route::Upgrade(protocol) => {
                 let hosts = &self.routes.hosts;
                 let mut res = ws::upgrade(req, protocol, hosts, &self.token, &self.hub);
@@ -244,18 +291,33 @@ impl Site {
                 }
                 res
             }
-            Route::Client => {
-                respond::client(self.client.current(), &file_request(&req, self.inject))
+            Route::Client => respond::client(
+                self.client.current(),
+                &file_request(&req, self.inject, None),
+            ),
+            #[cfg(feature = "transform")]
+            Route::Helper(module) => respond::respond(
+                Ready::Helper(module),
+                &file_request(&req, self.inject, None),
+                req.uri(),
+            ),
+            #[cfg(feature = "transform")]
+            Route::Refresh => {
+                let file_req = file_request(&req, false, None);
+                self.clone()
+                    .refresh_runtime(file_req, req.uri().clone())
+                    .await
             }
             Route::File(safe) => self.clone().file(req, safe).await,
             Route::OutsideRoot(encoded) => self.clone().outside(req, encoded).await,
             #[cfg(feature = "bundle")]
             Route::Deps(name) => {
-                let file_req = file_request(&req, false);
+                let file_req = file_request(&req, false, None);
                 self.deps(file_req, req.uri().clone(), &name).await
             }
             Route::Refuse(refusal) => respond::refusal(&refusal),
-        }
+        };
+        if head { respond::head_of(res) } else { res }
     }
 
     /// load -> transform -> report what was served -> respond.
@@ -265,12 +327,13 @@ impl Site {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let file_req = file_request(&req, self.inject);
+        let file_req = file_request(&req, self.inject, Some(&self.modules));
         let Some((outcome, file_req)) = self.clone().load(safe, file_req).await else {
             return respond::internal_error();
         };
         #[cfg(feature = "proxy")]
-        if matches!(outcome, Outcome::NotFound)
+        // A folder without a page is the backend's to answer too.
+        if matches!(outcome, Outcome::NotFound | Outcome::Listing(_))
             && let Some((proxy, target)) = self.routes.after_missing_file()
         {
             return proxy.forward(req, target).await;
@@ -282,7 +345,7 @@ impl Site {
     /// resolved to (see [`crate::packages`]); `encoded` is the absolute path as sent.
     async fn outside<B>(self: Arc<Self>, req: Request<B>, encoded: String) -> Response<Body> {
         use crate::packages::FsTarget;
-        let file_req = file_request(&req, false);
+        let file_req = file_request(&req, false, None);
         let site = self.clone();
         let decided = tokio::task::spawn_blocking(move || {
             let outcome = match site.packages.fs_target(&encoded, &site.deny) {
@@ -337,6 +400,48 @@ impl Site {
         respond::respond(ready, &file_req, &uri)
     }
 
+    /// The Fast Refresh runtime module, its bare imports resolved as an application module's
+    /// at the root would be (to the project's own refresh package, pre-bundled). Not found
+    /// when the project does not have the runtime installed.
+    #[cfg(feature = "transform")]
+    async fn refresh_runtime(
+        self: Arc<Self>,
+        file_req: FileRequest,
+        uri: hyper::Uri,
+    ) -> Response<Body> {
+        let runtime = self.modules.refresh_runtime();
+        let Some(runtime) = runtime.filter(|r| r.url() == uri.path()) else {
+            return respond::respond(Ready::Loaded(Outcome::NotFound), &file_req, &uri);
+        };
+        let site = self.clone();
+        let source = runtime.source();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let at = runtime.resolve_from(&site.root);
+            let prepared = site.packages.prepare(&at, runtime.url(), &source);
+            (prepared, source)
+        })
+        .await;
+        let ready = match prepared {
+            Ok((Prepared::Code(code), _)) => Ready::Module {
+                code: Bytes::from(code),
+            },
+            Ok((Prepared::Unchanged, source)) => Ready::Module {
+                code: Bytes::from(source),
+            },
+            Ok((Prepared::Failed(err), _)) => {
+                tracing::error!("{}", err.message);
+                self.hub
+                    .send(crate::protocol::Payload::Error { err: err.info() });
+                Ready::Failed(err)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "refresh runtime task failed");
+                return respond::internal_error();
+            }
+        };
+        respond::respond(ready, &file_req, &uri)
+    }
+
     /// transform -> report what was served -> respond.
     async fn finish(
         self: Arc<Self>,
@@ -348,8 +453,8 @@ impl Site {
             Outcome::File(found) => self.packages.cache_for_good(&found.path, uri.query()),
             _ => false,
         };
-        let prepared = self.clone().prepare(&outcome, uri).await;
-        let (ready, served) = self.transform(outcome, uri.path(), prepared, file_req);
+        let staged = self.clone().prepare(&outcome, uri).await;
+        let (ready, served) = self.transform(outcome, uri.path(), staged, file_req);
         if let Some(served) = served {
             self.served.served(served);
         }
@@ -371,31 +476,65 @@ impl Site {
         res
     }
 
-    /// The package step of the transform stage, for JavaScript modules: bare specifiers
-    /// resolved, and in package code every import versioned and `process.env.NODE_ENV`
-    /// replaced. On the blocking pool, since resolution reads `package.json` files.
-    async fn prepare(self: Arc<Self>, outcome: &Outcome, uri: &hyper::Uri) -> Prepared {
+    /// The steps before the module rewrite, on the blocking pool: a file a transform takes
+    /// (TypeScript, JSX, an embedder's type) is compiled; then, for JavaScript, the package
+    /// step: bare specifiers resolved, and in package code every import versioned and
+    /// `process.env.NODE_ENV` replaced.
+    async fn prepare(self: Arc<Self>, outcome: &Outcome, uri: &hyper::Uri) -> Staged {
         let Outcome::File(found) = outcome else {
-            return Prepared::Unchanged;
+            return Staged::AsLoaded;
         };
-        let (Rewrite::Module(Kind::JavaScript), FileBody::Bytes(bytes)) =
-            (found.rewrite, &found.body)
-        else {
-            return Prepared::Unchanged;
+        let (Rewrite::Module(kind), FileBody::Bytes(bytes)) = (found.rewrite, &found.body) else {
+            return Staged::AsLoaded;
         };
-        if !cfg!(feature = "node") {
-            return Prepared::Unchanged;
+        let compiled = matches!(kind, Kind::Compiled { .. });
+        if !compiled && (kind != Kind::JavaScript || !cfg!(feature = "node")) {
+            return Staged::AsLoaded;
         }
         let (bytes, real) = (bytes.clone(), found.path.clone());
         let url = percent_encoding::percent_decode_str(uri.path())
             .decode_utf8_lossy()
             .into_owned();
-        tokio::task::spawn_blocking(move || match std::str::from_utf8(&bytes) {
-            Ok(text) => self.packages.prepare(&real, &url, text),
-            Err(_) => Prepared::Unchanged,
-        })
-        .await
-        .unwrap_or(Prepared::Unchanged)
+        tokio::task::spawn_blocking(move || self.stage(kind, &real, &url, bytes))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(%err, "transform task failed");
+                Staged::AsLoaded
+            })
+    }
+
+    /// [`prepare`](Self::prepare)'s blocking part for the module at `real`, served at `url`
+    /// (decoded).
+    fn stage(&self, kind: Kind, real: &Path, url: &str, source: Bytes) -> Staged {
+        let (source, kind) = match kind {
+            Kind::Compiled { imported } => match self.modules.compile(real, url, &source) {
+                Err(err) => return Staged::Broken(err),
+                Ok(None) if crate::modules::kind_of(real) == Some(Kind::JavaScript) => {
+                    (source, Kind::JavaScript)
+                }
+                Ok(None) => return Staged::Declined,
+                Ok(Some(out)) => {
+                    let code = Bytes::from(out.code.clone());
+                    match out.kind {
+                        OutputKind::Js => (code, Kind::JavaScript),
+                        OutputKind::Css if imported => {
+                            let style = Kind::Wrapped(crate::modules::wrap::Wrap::Style);
+                            return Staged::Module(style, code);
+                        }
+                        OutputKind::Css => return Staged::Stylesheet(code),
+                    }
+                }
+            },
+            other => (source, other),
+        };
+        let Ok(text) = std::str::from_utf8(&source) else {
+            return Staged::Module(kind, source);
+        };
+        match self.packages.prepare(real, url, text) {
+            Prepared::Unchanged => Staged::Module(kind, source),
+            Prepared::Code(code) => Staged::Module(kind, Bytes::from(code)),
+            Prepared::Failed(err) => Staged::Failed(err),
+        }
     }
 
     /// The load stage: the cache, or the file system on the blocking pool. `None` when the
@@ -408,12 +547,12 @@ impl Site {
         // Vite serves `public/` first: `/vite.svg` is `public/vite.svg` even when the root
         // has one too. Directories (and so pages at `/`) always come from the root.
         let try_public = !safe.trailing_slash && !safe.segments.is_empty();
-        if let Some(public) = self.public.as_ref().filter(|_| try_public) {
+        if let Some(public) = self.public().filter(|_| try_public) {
             let as_is = FileRequest {
                 as_is: true,
                 ..file_req.clone()
             };
-            if let Some(outcome) = self.public_cache.lookup(public, &safe, &as_is) {
+            if let Some(outcome) = self.public_cache.lookup(&public, &safe, &as_is) {
                 return Some((outcome, as_is));
             }
         }
@@ -422,14 +561,20 @@ impl Site {
         }
         let decided = tokio::task::spawn_blocking(move || {
             let site = &self;
-            if let Some(public) = site.public.as_ref().filter(|_| try_public) {
+            if let Some(public) = site.public().filter(|_| try_public) {
                 let as_is = FileRequest {
                     as_is: true,
                     ..file_req.clone()
                 };
                 // No SPA fallback here: a miss goes on to the root.
-                let outcome =
-                    files::decide(public, &site.deny, false, &site.public_cache, &safe, &as_is);
+                let outcome = files::decide(
+                    &public,
+                    &site.deny,
+                    false,
+                    &site.public_cache,
+                    &safe,
+                    &as_is,
+                );
                 if !matches!(outcome, Outcome::NotFound | Outcome::AddSlash) {
                     return (outcome, as_is);
                 }
@@ -455,13 +600,13 @@ impl Site {
     /// loaded. Also says what was served, for the planner: `url` is the request path as
     /// received.
     ///
-    /// `prepared` is what the package step made of a JavaScript module; `req` decides
-    /// conditionals and ranges of a stylesheet that nothing was rewritten in.
+    /// `staged` is what the compile and package steps made of a module; `req` decides
+    /// conditionals and ranges of a file sent as it is.
     fn transform(
         &self,
         outcome: Outcome,
         url: &str,
-        prepared: Prepared,
+        staged: Staged,
         req: &FileRequest,
     ) -> (Ready, Option<Served>) {
         let served = |path: &Path, etag: &str, body: Option<Bytes>| Served {
@@ -472,6 +617,7 @@ impl Site {
             pruned: Vec::new(),
             module: false,
             error: None,
+            listing: false,
         };
         match outcome {
             Outcome::File(found) => {
@@ -487,12 +633,37 @@ impl Site {
                             _ if !kind.needs_source() => Bytes::new(),
                             _ => return (Ready::Loaded(Outcome::File(found)), None),
                         };
-                        let source = match prepared {
-                            Prepared::Unchanged => source,
-                            Prepared::Code(code) => Bytes::from(code),
-                            Prepared::Failed(err) => return (Ready::Failed(err), Some(record)),
+                        let (kind, source) = match staged {
+                            Staged::AsLoaded => (kind, source),
+                            Staged::Module(kind, code) => (kind, code),
+                            Staged::Failed(err) => return (Ready::Failed(err), Some(record)),
+                            Staged::Broken(err) => {
+                                let record = Served {
+                                    module: true,
+                                    error: Some((*err).clone()),
+                                    ..record
+                                };
+                                return (Ready::Broken(*err), Some(record));
+                            }
+                            Staged::Stylesheet(code) => {
+                                let decoded =
+                                    percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+                                let code = self.styles.transform(&decoded, &code).unwrap_or(code);
+                                return (Ready::Stylesheet { code }, Some(record));
+                            }
+                            Staged::Declined => {
+                                let ready =
+                                    files::respond_as_is(found.path, found.validators, source, req);
+                                return (Ready::Loaded(ready), Some(record));
+                            }
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
+                        let source = if kind.is_stylesheet() {
+                            // Into the stylesheet graph, references written from the root.
+                            self.styles.transform_inlined(&decoded, &source)
+                        } else {
+                            source
+                        };
                         let module = self.modules.transform(kind, &decoded, &source);
                         let record = Served {
                             pruned: module.pruned,
@@ -512,10 +683,7 @@ impl Site {
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
                         let ready = match self.styles.transform(&decoded, source) {
-                            Some(code) => Ready::Stylesheet {
-                                path: found.path,
-                                code,
-                            },
+                            Some(code) => Ready::Stylesheet { code },
                             // Nothing rewritten: the file's own validators and ranges apply.
                             None => Ready::Loaded(files::respond_as_is(
                                 found.path,
@@ -527,14 +695,15 @@ impl Site {
                         (ready, Some(record))
                     }
                     Rewrite::Page => {
+                        let preamble = self.modules.refresh_preamble();
                         let body = match found.body {
                             FileBody::Bytes(bytes) => {
-                                FileBody::Bytes(Bytes::from(inject::inject_client(&bytes)))
+                                FileBody::Bytes(Bytes::from(inject::inject_page(&bytes, preamble)))
                             }
                             other => other,
                         };
                         let page = FoundFile {
-                            len: found.len + inject::CLIENT_TAG.len() as u64,
+                            len: found.len + inject::injected_len(preamble) as u64,
                             body,
                             ..found
                         };
@@ -542,6 +711,15 @@ impl Site {
                     }
                     Rewrite::None => (Ready::Loaded(Outcome::File(found)), Some(record)),
                 }
+            }
+            Outcome::Listing(listing) => {
+                // Recorded by the folder's path: files added to or removed from it reload
+                // the pages that show the listing.
+                let record = Served {
+                    listing: true,
+                    ..served(&listing.path, "", None)
+                };
+                (Ready::Loaded(Outcome::Listing(listing)), Some(record))
             }
             Outcome::NotModified { path, validators } => {
                 let record = served(&path, &validators.etag, None);
@@ -553,9 +731,19 @@ impl Site {
     }
 }
 
-fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
+/// The request facts the load stage decides on; `modules` says which file types are
+/// compiled (for file requests under the root).
+fn file_request<B>(
+    req: &Request<B>,
+    inject_client: bool,
+    modules: Option<&Arc<Modules>>,
+) -> FileRequest {
     let headers = req.headers();
     let text = |name: header::HeaderName| header_text(headers, name);
+    let script_destination = headers
+        .get("sec-fetch-dest")
+        .is_some_and(|v| v.as_bytes() == b"script");
+    let compiled = modules.is_some_and(|m| m.compiles(req.uri().path()));
     FileRequest {
         if_none_match: text(header::IF_NONE_MATCH),
         if_modified_since: text(header::IF_MODIFIED_SINCE),
@@ -575,11 +763,12 @@ fn file_request<B>(req: &Request<B>, inject_client: bool) -> FileRequest {
         wrap: crate::modules::wrap::decide(
             req.uri().path(),
             req.uri().query(),
-            headers
-                .get("sec-fetch-dest")
-                .is_some_and(|v| v.as_bytes() == b"script"),
+            script_destination,
+            compiled,
         ),
         as_is: false,
+        imported: crate::modules::wrap::imported(req.uri().query(), script_destination),
+        modules: modules.cloned(),
     }
 }
 

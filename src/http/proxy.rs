@@ -10,7 +10,7 @@ use super::{Body, BoxError, OverTls, escape_html, request_host, ws};
 use crate::Error;
 use crate::client::CLIENT_PATH;
 use bytes::{Buf, Bytes};
-use http_body_util::{BodyExt, Limited, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 use hyper::{Method, Request, Response, StatusCode, Uri};
@@ -407,10 +407,17 @@ impl Proxy {
         body: hyper::body::Incoming,
         target: &Target,
     ) -> Response<Body> {
-        let collected =
-            tokio::time::timeout(self.timeout, Limited::new(body, MAX_HTML).collect()).await;
+        let collected = tokio::time::timeout(self.timeout, gather(body, MAX_HTML)).await;
         let bytes = match collected {
-            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Ok(Gathered::Whole(bytes))) => bytes,
+            Ok(Ok(Gathered::TooBig(body))) => {
+                // Too big to hold (only an unsized page gets here: a sized one is judged by
+                // its length): passed on as it comes, untouched, like a sized big page.
+                tracing::debug!(
+                    "backend page over {MAX_HTML} bytes; passed through without the client"
+                );
+                return Response::from_parts(parts, body);
+            }
             Ok(Err(err)) => {
                 let reason = format!("sent a page that could not be read ({err})");
                 return self.error_page(StatusCode::BAD_GATEWAY, target, &reason);
@@ -636,6 +643,43 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// A backend page read into memory, or found too big to be.
+enum Gathered {
+    Whole(Bytes),
+    /// Over the limit: what was read so far followed by the rest, as it comes.
+    TooBig(Body),
+}
+
+/// Read `body` whole if it stays within `limit` bytes; past that, hand back a body that
+/// replays the frames read so far and then streams the rest, so nothing is lost.
+async fn gather(mut body: hyper::body::Incoming, limit: usize) -> Result<Gathered, BoxError> {
+    let mut frames: Vec<hyper::body::Frame<Bytes>> = Vec::new();
+    let mut size = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        size += frame.data_ref().map_or(0, Buf::remaining);
+        frames.push(frame);
+        if size > limit {
+            let read = futures_util::stream::iter(frames.into_iter().map(Ok::<_, BoxError>));
+            let rest = futures_util::TryStreamExt::map_err(
+                http_body_util::BodyStream::new(body),
+                BoxError::from,
+            );
+            let stream = futures_util::StreamExt::chain(read, rest);
+            return Ok(Gathered::TooBig(Body::new(
+                http_body_util::StreamBody::new(stream),
+            )));
+        }
+    }
+    let mut whole = bytes::BytesMut::with_capacity(size);
+    for frame in frames {
+        if let Ok(data) = frame.into_data() {
+            whole.extend_from_slice(&data);
+        }
+    }
+    Ok(Gathered::Whole(whole.freeze()))
 }
 
 /// Decompress, refusing output beyond [`MAX_HTML`] (a compression bomb stays a page).

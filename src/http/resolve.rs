@@ -5,7 +5,7 @@
 //! encoding, backslashes, NUL, invalid or overlong UTF-8, drive letters and NTFS streams),
 //! before the file system is touched. Symlinks are checked later, against the real path.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use percent_encoding::percent_decode_str;
 use std::path::{Path, PathBuf};
 
@@ -86,22 +86,7 @@ const PRIVATE_DIRS: [&str; 3] = [".git", ".hg", ".svn"];
 impl DenyList {
     /// Build the list from extra glob patterns.
     pub fn new(patterns: &[String]) -> Result<Self, crate::Error> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in patterns {
-            let glob = GlobBuilder::new(pattern)
-                .case_insensitive(true)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| crate::Error::BadPattern {
-                    pattern: pattern.clone(),
-                    source: Box::new(e),
-                })?;
-            builder.add(glob);
-        }
-        let extra = builder.build().map_err(|e| crate::Error::BadPattern {
-            pattern: patterns.join(", "),
-            source: Box::new(e),
-        })?;
+        let extra = crate::config::glob_set(patterns, str::to_owned, true)?;
         Ok(DenyList { extra })
     }
 

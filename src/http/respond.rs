@@ -2,6 +2,7 @@
 //! here is a function of its arguments: no file reads, no recording, no broadcasting.
 
 use super::files::{self, FileBody, FileRequest, FoundFile, Outcome};
+use super::host::HostFault;
 use super::router::Refusal;
 use super::{Body, Ready, inject, ws};
 use bytes::Bytes;
@@ -28,20 +29,30 @@ pub(crate) fn respond(ready: Ready, req: &FileRequest, uri: &Uri) -> Response<Bo
             let script = HeaderValue::from_static("text/javascript; charset=utf-8");
             revalidated(&etag, req, script, code)
         }
-        Ready::Stylesheet { path, code } => {
+        // A `.css` file, or what a transform compiled for a `<link>` (`.scss`).
+        Ready::Stylesheet { code } => {
             let etag = format!("\"m-{:x}\"", crate::sync::content_hash(&code));
-            revalidated(&etag, req, content_type(&path), code)
+            let css = HeaderValue::from_static("text/css; charset=utf-8");
+            revalidated(&etag, req, css, code)
+        }
+        #[cfg(feature = "transform")]
+        Ready::Helper(module) => {
+            let etag = format!("\"h-{:x}\"", crate::sync::content_hash(module.as_bytes()));
+            let script = HeaderValue::from_static("text/javascript; charset=utf-8");
+            revalidated(&etag, req, script, Bytes::from(module))
         }
         Ready::Broken(err) => {
-            let mut res = Response::new(full(format!("{}\n", err.message)));
-            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            let headers = res.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            res
+            // The import that asked sees the message and the code frame (devtools'
+            // network tab); the overlay gets them through the hub.
+            let text = match &err.frame {
+                Some(frame) => format!("{}\n\n{frame}\n", err.message),
+                None => format!("{}\n", err.message),
+            };
+            uncached(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain; charset=utf-8",
+                text,
+            )
         }
         Ready::Page(found) => {
             let mut res = file_response(found);
@@ -135,21 +146,114 @@ fn loaded(outcome: Outcome, req: &FileRequest, uri: &Uri) -> Response<Body> {
         Outcome::NotFound => {
             let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
             let body = format!("No file at <code>{}</code>.", escape_html(&path));
-            let mut res = if req.inject_client {
+            if req.inject_client {
                 // The 404 page gets the client too: it reloads once the file exists.
                 let html = page_html(StatusCode::NOT_FOUND, "Not found", &body);
                 let html = inject::inject_client(html.as_bytes());
                 html_response(StatusCode::NOT_FOUND, html)
             } else {
                 page(StatusCode::NOT_FOUND, "Not found", &body)
-            };
-            if req.head {
-                *res.body_mut() = empty();
             }
-            res
         }
         Outcome::Forbidden => forbidden(),
+        Outcome::Listing(listing) => {
+            let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+            let html = listing_html(&path, &listing.entries);
+            let html = if req.inject_client {
+                // With the client, the page reloads when files come and go.
+                inject::inject_client(html.as_bytes())
+            } else {
+                html.into_bytes()
+            };
+            html_response(StatusCode::OK, html)
+        }
     }
+}
+
+/// The listing page of the folder at URL path `path` (decoded): links, sizes, dates.
+pub(crate) fn listing_html(path: &str, entries: &[files::ListedEntry]) -> String {
+    use std::fmt::Write;
+    let title = escape_html(path);
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>Index of {title}</title>\
+         <style>body{{font:14px system-ui,sans-serif;margin:2em}}\
+         td{{padding:.15em 1.5em .15em 0}}td.n{{text-align:right}}</style></head>\
+         <body><h1>Index of {title}</h1><table>\
+         <tr><th align=left>Name</th><th align=right>Size</th><th align=left>Modified</th></tr>\n"
+    );
+    if path != "/" {
+        html.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    }
+    for entry in entries {
+        // The href is one path segment, percent-encoded (a `?`, `#` or `%` in a name stays
+        // part of the name), then escaped for the attribute.
+        let mut href = percent_encoding::utf8_percent_encode(&entry.name, SEGMENT).to_string();
+        let mut name = escape_html(&entry.name);
+        if entry.dir {
+            href.push('/');
+            name.push('/');
+        }
+        let size = if entry.dir {
+            String::new()
+        } else {
+            human_size(entry.len)
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"{}\">{name}</a></td><td class=n title=\"{} bytes\">{size}</td>\
+             <td>{}</td></tr>",
+            escape_html(&href),
+            entry.len,
+            httpdate::fmt_http_date(entry.modified),
+        );
+    }
+    html.push_str("</table><hr><small>hotserve</small></body></html>\n");
+    html
+}
+
+/// What is percent-encoded in one path segment of a listing's links.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// `1536` -> `1.5 KiB`.
+fn human_size(len: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if len < 1024 {
+        return format!("{len} B");
+    }
+    let mut value = len as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The answer to a HEAD request: the GET answer's head, with the `Content-Length` its body
+/// has (RFC 9110 §9.3.2), and no body. Every route of our own goes through this, so none
+/// can forget it; the proxy's answers are the backend's own.
+pub(crate) fn head_of(mut res: Response<Body>) -> Response<Body> {
+    use hyper::body::Body as _;
+    if !res.headers().contains_key(header::CONTENT_LENGTH)
+        && let Some(len) = res.body().size_hint().exact().filter(|len| *len > 0)
+    {
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    *res.body_mut() = empty();
+    res
 }
 
 /// The answer to a request the router refused.
@@ -167,6 +271,15 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response<Body> {
              (or <code>vite-ping</code>).",
         ),
         Refusal::BlockedHost(host) => blocked_host(host),
+        Refusal::BadHost(fault) => page(
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            match fault {
+                HostFault::Duplicate => "A request must carry exactly one <code>Host</code>.",
+                HostFault::Missing => "An HTTP/1.1 request must carry a <code>Host</code>.",
+                HostFault::Unreadable => "The <code>Host</code> header is not readable text.",
+            },
+        ),
         // Browsers never send fragments; one in the target is a crafted request.
         Refusal::Fragment => page(
             StatusCode::BAD_REQUEST,
@@ -186,7 +299,8 @@ pub(crate) fn refusal(refusal: &Refusal) -> Response<Body> {
         Refusal::MalformedPath => page(StatusCode::BAD_REQUEST, "Bad request", "Malformed path."),
         Refusal::Forbidden => forbidden(),
     };
-    if refusal.was_upgrade() {
+    // A request whose host cannot be told is not worth a kept connection either.
+    if refusal.was_upgrade() || matches!(refusal, Refusal::BadHost(_)) {
         ws::close_after(&mut res);
     }
     res
@@ -328,13 +442,20 @@ fn page_html(status: StatusCode, title: &str, body_html: &str) -> String {
 }
 
 pub(crate) fn html_response(status: StatusCode, html: impl Into<Bytes>) -> Response<Body> {
-    let mut res = Response::new(full(html));
+    uncached(status, "text/html; charset=utf-8", html)
+}
+
+/// A generated answer (an error page, a failed wrapper): never cached, since the next
+/// request may well succeed.
+fn uncached(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut res = Response::new(full(body));
     *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -6,12 +6,11 @@
 //! order of the checks stays readable in one place.
 
 use super::fragment::FragmentSeen;
-use super::host::HostPolicy;
+use super::host::{self, HostFault, HostPolicy};
 use super::resolve::{self, SafePath};
 use super::ws;
 use crate::client::CLIENT_PATH;
 use crate::packages::FS_PREFIX;
-use hyper::header;
 use hyper::{Method, Request};
 
 /// The fixed policy routing reads: who may ask, and where the special routes are.
@@ -44,6 +43,13 @@ pub(crate) enum Route<'a> {
     /// the package stage looks up by name in memory (it names no file).
     #[cfg(feature = "bundle")]
     Deps(String),
+    /// A runtime helper that compiled modules import (`/@hotserve/runtime/helpers/...`).
+    #[cfg(feature = "transform")]
+    Helper(String),
+    /// A Fast Refresh runtime module (`/@react-refresh`, `/@prefresh`), made from the
+    /// project's own refresh package.
+    #[cfg(feature = "transform")]
+    Refresh,
     /// A path under the root, already checked component by component. After the load
     /// stage, a file that is not there may still go to a backend
     /// ([`Routes::after_missing_file`]).
@@ -61,6 +67,8 @@ pub(crate) enum Refusal<'a> {
     NoSubprotocol,
     /// A `Host` not on the allow list: DNS rebinding protection (403).
     BlockedHost(String),
+    /// Two `Host` headers, none on an HTTP/1.1 request, or one that is not text (400).
+    BadHost(HostFault),
     /// A `#` in the request target: browsers never send one (400).
     Fragment,
     /// Anything but GET and HEAD (405).
@@ -83,10 +91,16 @@ impl Refusal<'_> {
 
 /// Decide what to do with `req`. Pure: reads the request and the policy only.
 ///
-/// The order matters: proxied prefixes first (the backend may own WebSockets too), then
+/// The order matters: a request whose host cannot be told is refused first (RFC 9112
+/// §3.2), then proxied prefixes (the backend may own WebSockets too), then
 /// upgrades (the handshake does its own Host and token checks, and `vite-ping` needs none),
 /// then Host, fragment, method, the client, and last the path.
 pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
+    let wire = req.extensions().get::<ws::Peer>().is_some();
+    let claimed = match host::claimed_hosts(req, wire) {
+        Ok(claimed) => claimed,
+        Err(fault) => return Route::Refuse(Refusal::BadHost(fault)),
+    };
     let fragment = req.extensions().get::<FragmentSeen>().is_some();
     #[cfg(feature = "proxy")]
     if let Some(proxy) = &routes.proxy
@@ -94,7 +108,7 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
         && let Some(target) = proxy.route(req)
     {
         // The DNS-rebinding check protects the backend too.
-        return match blocked_host(req, &routes.hosts) {
+        return match blocked_host(&claimed, &routes.hosts) {
             Some(refusal) => Route::Refuse(refusal),
             None => Route::Proxy(proxy, target),
         };
@@ -109,7 +123,7 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
             None => Route::Refuse(Refusal::NoSubprotocol),
         };
     }
-    if let Some(refusal) = blocked_host(req, &routes.hosts) {
+    if let Some(refusal) = blocked_host(&claimed, &routes.hosts) {
         return Route::Refuse(refusal);
     }
     if fragment {
@@ -132,6 +146,14 @@ pub(crate) fn route<'a, B>(req: &Request<B>, routes: &'a Routes) -> Route<'a> {
         .strip_prefix(crate::packages::prebundle::DEPS_PREFIX)
     {
         return Route::Deps(rest.to_owned());
+    }
+    #[cfg(feature = "transform")]
+    if let Some(module) = crate::modules::transform::helpers::module_for(req.uri().path()) {
+        return Route::Helper(module);
+    }
+    #[cfg(feature = "transform")]
+    if crate::modules::transform::refresh::is_runtime_url(req.uri().path()) {
+        return Route::Refresh;
     }
     match resolve::resolve(req.uri().path()) {
         // The pre-bundle cache: served from memory at `/@deps/`, never as files.
@@ -159,15 +181,17 @@ impl Routes {
     }
 }
 
-fn blocked_host<'a, B>(req: &Request<B>, hosts: &HostPolicy) -> Option<Refusal<'a>> {
-    let host = request_host(req)?;
-    (!hosts.allows(host)).then(|| Refusal::BlockedHost(host.to_owned()))
+/// The first claimed host the policy refuses (an absolute-form target's authority counts).
+fn blocked_host<'a>(claimed: &[&str], hosts: &HostPolicy) -> Option<Refusal<'a>> {
+    let host = claimed.iter().find(|host| !hosts.allows(host))?;
+    Some(Refusal::BlockedHost((*host).to_owned()))
 }
 
 /// The host the client asked for: `Host` in HTTP/1, the authority in HTTP/2.
+#[cfg(feature = "proxy")]
 pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
     req.headers()
-        .get(header::HOST)
+        .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
@@ -175,6 +199,7 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header;
 
     fn routes() -> Routes {
         Routes {

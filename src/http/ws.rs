@@ -146,12 +146,10 @@ fn valid_key(key: &[u8]) -> bool {
 /// The CVE-2025-24010 checks: the Host must be ours, and a browser (which always sends
 /// `Origin`) must prove it loaded our client by presenting the per-process token.
 fn hmr_refusal<B>(req: &Request<B>, hosts: &HostPolicy, token: &str) -> Option<&'static str> {
-    if let Some(host) = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        && !hosts.allows(host)
-    {
+    // The router already refused a request whose host cannot be told (two `Host`s...).
+    let allowed = super::host::claimed_hosts(req, false)
+        .is_ok_and(|claimed| claimed.iter().all(|host| hosts.allows(host)));
+    if !allowed {
         return Some("Host not allowed (see --allowed-host).");
     }
     if req.headers().contains_key(header::ORIGIN) {

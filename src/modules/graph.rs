@@ -74,6 +74,11 @@ pub enum Propagation {
     FullReload {
         /// The module whose change caused it, for the payload's `triggeredBy`.
         triggered_by: String,
+        /// The importers walked from the changed module to the first one that nothing
+        /// imports and that accepts nothing (where the update got stuck), both ends
+        /// included; empty when the reload has another cause (an invalidation loop). Said
+        /// to the person who asks why the page reloaded.
+        chain: Vec<String>,
     },
     /// The browser has not loaded this URL as a module; the caller decides (a stylesheet,
     /// an HTML page, an asset, or a module no page has imported yet).
@@ -97,6 +102,8 @@ struct Boundary {
 struct Walk {
     traversed: BTreeSet<String>,
     boundaries: Vec<Boundary>,
+    /// The chain to the first dead end found.
+    dead_end: Option<Vec<String>>,
 }
 
 impl ModuleGraph {
@@ -232,6 +239,7 @@ impl ModuleGraph {
         if reload || walk.boundaries.is_empty() {
             return Propagation::FullReload {
                 triggered_by: trigger.to_owned(),
+                chain: walk.dead_end.unwrap_or_default(),
             };
         }
         for url in &walk.traversed {
@@ -283,6 +291,7 @@ impl ModuleGraph {
             return false;
         }
         if node.importers.is_empty() {
+            walk.dead_end.get_or_insert_with(|| chain.clone());
             return true;
         }
         for importer in &node.importers {

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// The URL of the HMR client module. Every hot context imports it by exactly this URL: a
 /// second spelling would load a second client with its own socket.
-pub const CLIENT_URL: &str = "/@vite/client";
+pub const CLIENT_URL: &str = crate::client::CLIENT_PATH;
 
 /// A module ready to send, and what serving it changed in the graph.
 #[derive(Clone, Debug, PartialEq, Eq)]

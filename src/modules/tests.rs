@@ -445,7 +445,8 @@ fn a_module_nobody_accepts_is_a_dead_end_that_reloads() {
     assert_eq!(
         g.propagate("/util.js", 1),
         Propagation::FullReload {
-            triggered_by: "/util.js".into()
+            triggered_by: "/util.js".into(),
+            chain: vec!["/util.js".into(), "/main.js".into()],
         }
     );
     assert_eq!(
@@ -674,7 +675,8 @@ fn invalidate_that_loops_back_to_its_origin_reloads() {
     assert_eq!(
         g.invalidate("/a.js", Some("/b.js"), 12),
         Propagation::FullReload {
-            triggered_by: "/a.js".into()
+            triggered_by: "/a.js".into(),
+            chain: vec![],
         }
     );
 }

@@ -95,8 +95,14 @@ fn is_css_module(path: &str) -> bool {
 ///
 /// `?raw` and `?url` apply to any file, JavaScript included (Vite's rule). Without a query
 /// flag or the script destination, or with `?direct` (Vite's "as a page would get it"),
-/// the file is served as it is.
-pub(crate) fn decide(path: &str, query: Option<&str>, script_destination: bool) -> Option<Wrap> {
+/// the file is served as it is. `compiled`: a transform makes files of this extension into
+/// modules (an embedder's `.md` or `.vue`), so they are never wrapped as assets.
+pub(crate) fn decide(
+    path: &str,
+    query: Option<&str>,
+    script_destination: bool,
+    compiled: bool,
+) -> Option<Wrap> {
     let flags = flags(query);
     if flags.direct {
         return None;
@@ -108,7 +114,7 @@ pub(crate) fn decide(path: &str, query: Option<&str>, script_destination: bool) 
         return Some(Wrap::Url);
     }
     let ext = extension(path);
-    if is_js_like(&ext) || ext == "html" || ext == "htm" || path.ends_with('/') {
+    if compiled || is_js_like(&ext) || ext == "html" || ext == "htm" || path.ends_with('/') {
         return None;
     }
     if flags.inline {
@@ -127,6 +133,13 @@ pub(crate) fn decide(path: &str, query: Option<&str>, script_destination: bool) 
         "json" => Wrap::Json,
         _ => Wrap::Url,
     })
+}
+
+/// Whether a request with `query` comes from a module import: `?import` (which served
+/// modules add to non-JS imports), or `Sec-Fetch-Dest: script`. `?direct` says otherwise.
+pub(crate) fn imported(query: Option<&str>, script_destination: bool) -> bool {
+    let flags = flags(query);
+    !flags.direct && (flags.import || script_destination)
 }
 
 /// The specifier a served module should import instead of `specifier`: `?import` first in
@@ -443,43 +456,79 @@ mod tests {
 
     #[test]
     fn a_link_or_img_request_gets_the_file_and_a_marked_import_gets_a_module() {
-        assert_eq!(decide("/style.css", None, false), None);
-        assert_eq!(decide("/style.css", Some("t=12"), false), None);
+        assert_eq!(decide("/style.css", None, false, false), None);
+        assert_eq!(decide("/style.css", Some("t=12"), false, false), None);
         assert_eq!(
-            decide("/style.css", Some("import"), false),
+            decide("/style.css", Some("import"), false, false),
             Some(Wrap::Style)
         );
         assert_eq!(
-            decide("/style.css", Some("import&t=12"), false),
+            decide("/style.css", Some("import&t=12"), false, false),
             Some(Wrap::Style)
         );
-        assert_eq!(decide("/style.css", Some("t=12"), true), Some(Wrap::Style));
         assert_eq!(
-            decide("/a/App.module.css", Some("import"), false),
+            decide("/style.css", Some("t=12"), true, false),
+            Some(Wrap::Style)
+        );
+        assert_eq!(
+            decide("/a/App.module.css", Some("import"), false, false),
             Some(Wrap::CssModule)
         );
-        assert_eq!(decide("/d.json", Some("import"), false), Some(Wrap::Json));
-        assert_eq!(decide("/logo.svg", Some("import"), false), Some(Wrap::Url));
-        assert_eq!(decide("/logo.svg", None, false), None);
-        assert_eq!(decide("/font.woff2", None, true), Some(Wrap::Url));
+        assert_eq!(
+            decide("/d.json", Some("import"), false, false),
+            Some(Wrap::Json)
+        );
+        assert_eq!(
+            decide("/logo.svg", Some("import"), false, false),
+            Some(Wrap::Url)
+        );
+        assert_eq!(decide("/logo.svg", None, false, false), None);
+        assert_eq!(decide("/font.woff2", None, true, false), Some(Wrap::Url));
     }
 
     #[test]
     fn raw_url_and_inline_queries_apply_as_vite_applies_them() {
-        assert_eq!(decide("/a.txt", Some("raw"), false), Some(Wrap::Raw));
-        assert_eq!(decide("/main.js", Some("raw"), false), Some(Wrap::Raw));
+        assert_eq!(decide("/a.txt", Some("raw"), false, false), Some(Wrap::Raw));
         assert_eq!(
-            decide("/main.js", Some("import&url"), false),
+            decide("/main.js", Some("raw"), false, false),
+            Some(Wrap::Raw)
+        );
+        assert_eq!(
+            decide("/main.js", Some("import&url"), false, false),
             Some(Wrap::Url)
         );
         assert_eq!(
-            decide("/s.css", Some("import&inline"), false),
+            decide("/s.css", Some("import&inline"), false, false),
             Some(Wrap::InlineStyle)
         );
-        assert_eq!(decide("/i.png", Some("inline"), false), Some(Wrap::DataUrl));
-        assert_eq!(decide("/s.css", Some("import&direct"), true), None);
-        assert_eq!(decide("/main.js", Some("import"), true), None);
-        assert_eq!(decide("/index.html", Some("import"), true), None);
+        assert_eq!(
+            decide("/i.png", Some("inline"), false, false),
+            Some(Wrap::DataUrl)
+        );
+        assert_eq!(decide("/s.css", Some("import&direct"), true, false), None);
+        assert_eq!(decide("/main.js", Some("import"), true, false), None);
+        assert_eq!(decide("/index.html", Some("import"), true, false), None);
+    }
+
+    #[test]
+    fn a_file_type_a_transform_compiles_is_a_module_unless_raw_or_url_is_asked() {
+        assert_eq!(decide("/post.md", Some("import"), true, true), None);
+        assert_eq!(
+            decide("/theme.scss", Some("import&inline"), false, true),
+            None
+        );
+        assert_eq!(
+            decide("/post.md", Some("raw"), false, true),
+            Some(Wrap::Raw)
+        );
+        assert_eq!(
+            decide("/post.md", Some("url"), false, true),
+            Some(Wrap::Url)
+        );
+        assert!(imported(Some("import&t=1"), false));
+        assert!(imported(None, true));
+        assert!(!imported(Some("direct"), true));
+        assert!(!imported(Some("t=1"), false));
     }
 
     #[test]

@@ -32,6 +32,11 @@ impl Packages {
                 }
             }
         }
+        // Pages get the Fast Refresh runtime first: its package belongs in the first build.
+        #[cfg(feature = "transform")]
+        if let Some(runtime) = crate::modules::transform::refresh::Runtime::detect(&self.root) {
+            inline.push(runtime.source());
+        }
         let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
         let mut seen: HashSet<PathBuf> = queue.iter().cloned().collect();
         for code in &inline {

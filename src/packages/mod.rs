@@ -196,10 +196,19 @@ impl Packages {
         self.allow.decide(encoded, deny)
     }
 
+    /// A tsconfig changed: forget what resolution read, so its `paths` apply anew.
+    pub fn config_changed(&self) {
+        #[cfg(feature = "node")]
+        self.resolver.clear_cache();
+    }
+
     /// Resolve the imports of the module at `real` (served at `url`) and, in dependency
-    /// code, replace `process.env.NODE_ENV`. Application code gets only its bare specifiers
-    /// resolved; dependency code gets every import (for the version in the URL, extension-
-    /// less paths and the `browser` field). Blocking: reads `package.json` files.
+    /// code, replace `process.env.NODE_ENV`. Dependency code gets every import resolved (for
+    /// the version in the URL, extension-less paths and the `browser` field). Application
+    /// code gets its bare specifiers resolved, with the tsconfig's `paths` and `baseUrl`,
+    /// and its relative ones when they do not name a file as written (TypeScript's bundler
+    /// mode: `./counter` finds `counter.ts`, `./a.js` finds `a.ts`), to the file's URL.
+    /// Blocking: reads `package.json` files.
     #[cfg(feature = "node")]
     pub fn prepare(&self, real: &Path, url: &str, source: &str) -> Prepared {
         let scanned = crate::modules::scan(source);
@@ -220,7 +229,7 @@ impl Packages {
         // is written.
         let mut targets = Vec::new();
         for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
-            let target = self.target(dir, &spec.value, dependency, version.as_deref());
+            let target = self.target(real, dir, &spec.value, dependency, version.as_deref());
             let failed = target.is_err();
             targets.push(target);
             if failed {
@@ -264,6 +273,7 @@ impl Packages {
     #[cfg(feature = "node")]
     fn target(
         &self,
+        real: &Path,
         dir: &Path,
         spec: &str,
         dependency: bool,
@@ -272,13 +282,19 @@ impl Packages {
         let kind = url::classify(spec);
         let wanted = match kind {
             url::SpecifierKind::Bare => true,
-            url::SpecifierKind::Relative => dependency,
+            url::SpecifierKind::Relative => dependency || !names_a_file(dir, spec),
             url::SpecifierKind::Absolute | url::SpecifierKind::Url => false,
         };
         if !wanted {
             return Ok(None);
         }
-        let file = match self.resolver.resolve(dir, spec)? {
+        let resolved = if dependency {
+            self.resolver.resolve(dir, spec)?
+        } else {
+            let path = query_of(spec).map_or(spec, |q| &spec[..spec.len() - q.len()]);
+            self.resolver.resolve_app(real, path)?
+        };
+        let file = match resolved {
             resolver::Resolved::File { path, package_dir } => {
                 if !path.starts_with(&self.root) {
                     let dir = package_dir.unwrap_or_else(|| path.with_file_name(""));
@@ -299,9 +315,16 @@ impl Packages {
             let kind = entry.kind;
             return Ok(Some(Pending::Bundled(self.prebundle.want(entry), kind)));
         }
-        Ok(Some(Pending::Url(
-            url::package_url(&self.root, &file, version).url,
-        )))
+        // Application files under the root go without the version: they are revalidated,
+        // and the module graph knows them by their plain path.
+        let app_file = file.starts_with(&self.root) && !url::is_installed_package(&file);
+        let version = version.filter(|_| !app_file);
+        let mut url = url::package_url(&self.root, &file, version).url;
+        if !dependency && let Some(query) = query_of(spec) {
+            // `./counter?raw` keeps asking for what it asked for.
+            url.push_str(query);
+        }
+        Ok(Some(Pending::Url(url)))
     }
 
     /// The pre-bundle entry for the installed package file `file` imported as `spec`, when
@@ -368,6 +391,25 @@ enum Pending {
     /// An entry of the pre-bundle, by name.
     #[cfg(feature = "bundle")]
     Bundled(String, prebundle::EntryKind),
+}
+
+/// Whether the relative `specifier` names a file that exists as written (without its query
+/// or fragment): then the browser's own resolution is right and nothing is rewritten.
+#[cfg(feature = "node")]
+fn names_a_file(dir: &Path, specifier: &str) -> bool {
+    let path = query_of(specifier).map_or(specifier, |q| &specifier[..specifier.len() - q.len()]);
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    dir.join(&*decoded).is_file()
+}
+
+/// The `?query` (and `#fragment`) part of a specifier, from its `?` or `#` (not the `#`
+/// that starts a package import such as `#util`).
+#[cfg(feature = "node")]
+fn query_of(specifier: &str) -> Option<&str> {
+    let start = specifier.chars().next()?.len_utf8();
+    specifier[start..]
+        .find(['?', '#'])
+        .map(|i| &specifier[start + i..])
 }
 
 /// `path` relative to `root` for messages, or in full when it lies outside.

@@ -2,7 +2,7 @@
 //! and its failures turned into messages that say what to do.
 
 use super::shown;
-use oxc_resolver::{ResolveError, ResolveOptions, Resolver};
+use oxc_resolver::{ResolveError, ResolveOptions, Resolver, TsconfigDiscovery};
 use std::path::{Path, PathBuf};
 
 /// What an import that a package's `browser` field maps to `false` gets: an empty module.
@@ -47,6 +47,12 @@ pub(crate) struct NodeResolver {
     /// The same, sharing its cache, but recognising built-ins: asked only after `inner`
     /// found nothing, to tell "not installed" from "a Node.js built-in".
     builtins: Resolver,
+    /// For the application's own modules: TypeScript's bundler-mode resolution, as Vite
+    /// resolves them. The nearest tsconfig's `paths` and `baseUrl` apply, and an import
+    /// written `./a.js` finds `a.ts` (TypeScript wants the extension of the output). Never
+    /// used for package code: a package's own tsconfig is not for its consumers, and a
+    /// package that ships `a.ts` beside `a.js` means `a.js`.
+    app: Resolver,
 }
 
 impl NodeResolver {
@@ -66,9 +72,23 @@ impl NodeResolver {
         let inner = Resolver::new(options.clone());
         let builtins = inner.clone_with_options(ResolveOptions {
             builtin_modules: true,
+            ..options.clone()
+        });
+        let alias = |from: &str, to: &[&str]| (from.to_owned(), strings(to));
+        let app = inner.clone_with_options(ResolveOptions {
+            tsconfig: Some(TsconfigDiscovery::Auto),
+            extension_alias: vec![
+                alias(".js", &[".ts", ".tsx", ".js", ".jsx"]),
+                alias(".mjs", &[".mts", ".mjs"]),
+                alias(".jsx", &[".tsx", ".jsx"]),
+            ],
             ..options
         });
-        NodeResolver { inner, builtins }
+        NodeResolver {
+            inner,
+            builtins,
+            app,
+        }
     }
 
     /// Forget every `package.json` and directory listing read so far.
@@ -76,9 +96,25 @@ impl NodeResolver {
         self.inner.clear_cache();
     }
 
-    /// Resolve `specifier` imported from a module in `dir`.
+    /// Resolve `specifier` imported from a package's module in `dir`.
     pub fn resolve(&self, dir: &Path, specifier: &str) -> Result<Resolved, Failure> {
-        match self.inner.resolve(dir, specifier) {
+        self.outcome(self.inner.resolve(dir, specifier), dir, specifier)
+    }
+
+    /// Resolve `specifier` imported from the application module `importer`, in bundler mode
+    /// (see [`NodeResolver::app`]; the importer's own path finds its tsconfig).
+    pub fn resolve_app(&self, importer: &Path, specifier: &str) -> Result<Resolved, Failure> {
+        let dir = importer.parent().unwrap_or(importer);
+        self.outcome(self.app.resolve_file(importer, specifier), dir, specifier)
+    }
+
+    fn outcome(
+        &self,
+        resolved: Result<oxc_resolver::Resolution, ResolveError>,
+        dir: &Path,
+        specifier: &str,
+    ) -> Result<Resolved, Failure> {
+        match resolved {
             Ok(resolution) => {
                 let package_dir = resolution
                     .package_json()

@@ -52,6 +52,10 @@ const BURST_SETTLE: Duration = Duration::from_millis(10);
 /// so a 250 ms checkout arrives in about three messages instead of five or a dozen.
 const CALM: Duration = Duration::from_millis(50);
 const HOLD_GROWTH_LIMIT: u32 = 8;
+/// Quiet time while a file that existed is gone: it may be coming back (a save by delete
+/// and re-create, a tool that rewrites its output), and a removal reloads pages where the
+/// file's return is a hot update. Still within `max_hold`, and a real delete is rare.
+const GONE_SETTLE: Duration = Duration::from_millis(25);
 
 /// The changes gathered since the last flush.
 #[derive(Debug)]
@@ -69,6 +73,8 @@ pub(crate) struct Batch {
     entries: HashMap<PathBuf, Entry>,
     /// How many entries are [`Op::Write`] without a close yet.
     writing: usize,
+    /// How many entries existed before the batch and are gone now.
+    gone: usize,
     first: Option<Instant>,
     last: Option<Instant>,
     overflowed: bool,
@@ -85,6 +91,7 @@ impl Batch {
             in_place: true,
             entries: HashMap::new(),
             writing: 0,
+            gone: 0,
             first: None,
             last: None,
             overflowed: false,
@@ -112,6 +119,7 @@ impl Batch {
         let in_place = entry.existed && !entry.is_dir && matches!(op, Op::Write | Op::Closed);
         self.in_place &= in_place;
         let was_writing = entry.writing;
+        let was_gone = entry.existed && !entry.exists;
         (entry.exists, entry.writing) = match op {
             Op::Write => (true, true),
             Op::Closed | Op::Appeared => (true, false),
@@ -120,6 +128,11 @@ impl Batch {
         match (was_writing, entry.writing) {
             (false, true) => self.writing += 1,
             (true, false) => self.writing -= 1,
+            _ => {}
+        }
+        match (was_gone, entry.existed && !entry.exists) {
+            (false, true) => self.gone += 1,
+            (true, false) => self.gone -= 1,
             _ => {}
         }
         self.touch(now);
@@ -190,6 +203,7 @@ impl Batch {
             changes.push(Change { path, kind });
         }
         self.writing = held.len();
+        self.gone = 0;
         self.in_place = held.values().all(|e| e.existed && !e.is_dir);
         // Unclosed writes carried over start the next batch now, as part of the same burst.
         self.first = None;
@@ -221,6 +235,8 @@ impl Batch {
             QUICK_SETTLE.min(self.settle)
         } else if n >= BURST_ENTRIES || !self.calm_start {
             self.settle.max(BURST_SETTLE)
+        } else if self.gone > 0 {
+            self.settle.max(GONE_SETTLE)
         } else {
             self.settle
         }
@@ -257,6 +273,29 @@ mod tests {
         assert_eq!(play(true, &[Gone, Appeared]), modified);
         // delete then create
         assert_eq!(play(true, &[Gone, Write, Write, Closed]), modified);
+    }
+
+    #[test]
+    fn a_file_deleted_then_recreated_a_few_milliseconds_later_is_one_modified() {
+        let mut batch = Batch::new(SETTLE, HOLD);
+        let t0 = Instant::now();
+        let gap = Duration::from_millis(10);
+        batch.record("/r/a.css".into(), false, true, Op::Gone, t0);
+        assert!(
+            batch.take_ready(t0 + SETTLE).is_none(),
+            "a removal waits longer"
+        );
+        batch.record("/r/a.css".into(), false, true, Op::Write, t0 + gap);
+        batch.record("/r/a.css".into(), false, true, Op::Closed, t0 + gap);
+        let set = batch.take_ready(t0 + gap + SETTLE).expect("back: a save");
+        assert_eq!(set.changes[0].kind, ChangeKind::Modified);
+
+        // A real delete, after a calm period, still goes out after the longer quiet.
+        let later = t0 + gap + CALM * 2;
+        batch.record("/r/b.css".into(), false, true, Op::Gone, later);
+        assert_eq!(batch.next_wake(), Some(later + GONE_SETTLE));
+        let set = batch.take_ready(later + GONE_SETTLE).expect("removed");
+        assert_eq!(set.changes[0].kind, ChangeKind::Removed);
     }
 
     #[test]
@@ -324,12 +363,20 @@ mod tests {
 
     #[test]
     fn deletes_renames_and_new_files_wait_the_full_settle() {
-        for (existed, op) in [(true, Op::Gone), (true, Op::Appeared), (false, Op::Closed)] {
+        for (existed, op, settle) in [
+            (true, Op::Gone, GONE_SETTLE),
+            (true, Op::Appeared, SETTLE),
+            (false, Op::Closed, SETTLE),
+        ] {
             let mut batch = Batch::new(SETTLE, HOLD);
             let t0 = Instant::now();
             batch.record("/r/a.css".into(), false, existed, op, t0);
             assert!(batch.take_ready(t0 + QUICK_SETTLE).is_none(), "{op:?}");
-            assert!(batch.take_ready(t0 + SETTLE).is_some(), "{op:?}");
+            assert!(
+                batch.take_ready(t0 + settle - QUICK_SETTLE).is_none(),
+                "{op:?}"
+            );
+            assert!(batch.take_ready(t0 + settle).is_some(), "{op:?}");
         }
     }
 

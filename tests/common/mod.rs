@@ -2,6 +2,7 @@
 //! client over `TcpStream` (so tests can send malformed targets byte for byte).
 #![allow(dead_code)]
 
+pub mod blocking;
 pub mod browser;
 
 use hotserve::{Config, Server};
@@ -167,6 +168,25 @@ pub fn parse_reply(out: &[u8], head_only: bool) -> Reply {
 }
 
 /// Write a file, creating its parent folders.
+/// Copy the folder `from` to `to` (installed npm packages into a test project), symlinks as
+/// symlinks (npm links package binaries into `node_modules/.bin`).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_symlink() {
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 pub fn write(root: &Path, relative: &str, contents: impl AsRef<[u8]>) {
     let path = root.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -220,9 +240,23 @@ pub async fn hmr_client(addr: SocketAddr) -> Ws {
         .expect("HMR upgrade accepted")
 }
 
-/// The next text message as JSON, within 5 s (pings and pongs skipped). Works over plain
-/// TCP and TLS alike.
+/// The next text message as JSON, within 5 s (pings and pongs skipped, and the
+/// `hotserve:reload` payload that says why a `full-reload` follows: tests of the reason
+/// read it with [`next_message`]). Works over plain TCP and TLS alike.
 pub async fn next_json<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let payload = next_message(ws).await;
+        if payload["event"] != "hotserve:reload" {
+            return payload;
+        }
+    }
+}
+
+/// The next text message as JSON, within 5 s (pings and pongs skipped).
+pub async fn next_message<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> serde_json::Value
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

@@ -25,8 +25,10 @@ pub(crate) struct Output {
     pub files: Vec<(String, String)>,
 }
 
-/// Bundles `inputs` (resolved from `cwd`). Blocking: call it on the blocking pool, inside a
-/// tokio runtime. The error is one line per problem, naming the files rolldown named.
+/// Bundles `inputs` (resolved from `cwd`). Blocking: rolldown runs on a small runtime of its
+/// own, so the caller needs none, and a server shutting down its runtime never waits on a
+/// build whose tasks that runtime would no longer run. The error is one line per problem,
+/// naming the files rolldown named.
 pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
     let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let options = BundlerOptions {
@@ -72,7 +74,14 @@ pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
         ..BundlerOptions::default()
     };
     let mut bundler = Bundler::new(options).map_err(|errors| describe(errors.into_vec()))?;
-    let output = tokio::runtime::Handle::current().block_on(async {
+    // Multi-threaded: rolldown blocks in place, which a current-thread runtime refuses.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("hotserve-rolldown")
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the bundler's runtime: {err}"))?;
+    let output = runtime.block_on(async {
         let output = bundler.generate().await;
         let _ = bundler.close().await;
         output

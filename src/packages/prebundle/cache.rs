@@ -37,9 +37,16 @@ pub(crate) fn read_meta(dir: &Path) -> Option<Meta> {
     serde_json::from_slice(&text).ok()
 }
 
+/// A build read back from the cache.
+pub(crate) struct Cached {
+    pub meta: Meta,
+    /// The chunks, as `(file name, code)`.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 /// The cached build for `key`: its chunks, read back. `None` when the key differs or a file
 /// is missing.
-pub(crate) fn load(dir: &Path, key: &str) -> Option<(Meta, Vec<(String, Vec<u8>)>)> {
+pub(crate) fn load(dir: &Path, key: &str) -> Option<Cached> {
     let meta = read_meta(dir).filter(|m| m.key == key)?;
     let mut files = Vec::with_capacity(meta.files.len());
     for name in &meta.files {
@@ -48,7 +55,7 @@ pub(crate) fn load(dir: &Path, key: &str) -> Option<(Meta, Vec<(String, Vec<u8>)
         }
         files.push((name.clone(), std::fs::read(dir.join(name)).ok()?));
     }
-    Some((meta, files))
+    Some(Cached { meta, files })
 }
 
 /// Replaces the cache with this build: old chunks removed, new ones written, `_meta.json`
@@ -134,7 +141,7 @@ mod tests {
             !dir.path().join("stale.js").exists(),
             "old chunks are removed"
         );
-        let (read, files) = load(dir.path(), "k1").unwrap();
+        let Cached { meta: read, files } = load(dir.path(), "k1").unwrap();
         assert_eq!(read, meta);
         assert_eq!(
             files,

@@ -130,6 +130,19 @@ struct State {
     kinds: HashMap<PathBuf, Option<EntryKind>>,
 }
 
+/// What one build made (or read back from the cache).
+#[derive(Default)]
+struct Made {
+    /// The chunks, by file name.
+    files: HashMap<String, Bytes>,
+    /// Entries that could not be bundled, with the message.
+    failed: HashMap<String, String>,
+    /// Read from the cache, without running rolldown.
+    reused: bool,
+    /// The entries' chunk names.
+    names: Vec<String>,
+}
+
 /// The pre-bundler of one root.
 pub(crate) struct Prebundle {
     root: PathBuf,
@@ -290,21 +303,30 @@ impl Prebundle {
             let started = Instant::now();
             let this = self.clone();
             let key_for_build = key.clone();
-            let made = tokio::task::spawn_blocking(move || {
-                this.build_or_load(&entries, deps_version, &key_for_build)
-            })
-            .await;
-            let (files, failed, reused, names) = match made {
+            // A thread of its own rather than the blocking pool: a runtime that shuts down
+            // waits for its blocking tasks, and would wait for a build it can no longer run.
+            // If the server goes away first, the build ends on its own and is dropped.
+            let (done, made) = tokio::sync::oneshot::channel();
+            let spawned = std::thread::Builder::new()
+                .name("hotserve-prebundle".into())
+                .spawn(move || {
+                    let _ = done.send(this.build_or_load(&entries, deps_version, &key_for_build));
+                });
+            let made = match spawned {
+                Ok(_) => made.await.map_err(|_| "the build panicked".to_owned()),
+                Err(err) => Err(format!("cannot start a thread ({err})")),
+            };
+            let Made {
+                files,
+                failed,
+                reused,
+                names,
+            } = match made {
                 Ok(made) => made,
-                Err(err) => {
-                    let message = format!("pre-bundling stopped: {err}");
-                    (
-                        HashMap::new(),
-                        HashMap::from([("*".into(), message)]),
-                        false,
-                        vec![],
-                    )
-                }
+                Err(err) => Made {
+                    failed: HashMap::from([("*".into(), format!("pre-bundling stopped: {err}"))]),
+                    ..Made::default()
+                },
             };
             let mut failed_list: Vec<(String, String)> =
                 failed.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -329,28 +351,25 @@ impl Prebundle {
     }
 
     /// Read the cached build for `key`, or bundle `entries` and cache the result. Blocking.
-    #[allow(clippy::type_complexity)]
-    fn build_or_load(
-        &self,
-        entries: &[Entry],
-        deps_version: Option<String>,
-        key: &str,
-    ) -> (
-        HashMap<String, Bytes>,
-        HashMap<String, String>,
-        bool,
-        Vec<String>,
-    ) {
+    fn build_or_load(&self, entries: &[Entry], deps_version: Option<String>, key: &str) -> Made {
         let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
         if entries.is_empty() {
-            return (HashMap::new(), HashMap::new(), false, names);
+            return Made {
+                names,
+                ..Made::default()
+            };
         }
-        if let Some((meta, files)) = cache::load(&self.cache_dir, key) {
-            let files = files
-                .into_iter()
-                .map(|(name, code)| (name, Bytes::from(code)))
-                .collect();
-            return (files, meta.failed.into_iter().collect(), true, names);
+        if let Some(cached) = cache::load(&self.cache_dir, key) {
+            return Made {
+                files: cached
+                    .files
+                    .into_iter()
+                    .map(|(name, code)| (name, Bytes::from(code)))
+                    .collect(),
+                failed: cached.meta.failed.into_iter().collect(),
+                reused: true,
+                names,
+            };
         }
         let inputs: Vec<build::Input> = entries
             .iter()
@@ -412,12 +431,16 @@ impl Prebundle {
                 self.cache_dir.display()
             );
         }
-        let files = output
-            .files
-            .into_iter()
-            .map(|(name, code)| (name, Bytes::from(code)))
-            .collect();
-        (files, failed, false, names)
+        Made {
+            files: output
+                .files
+                .into_iter()
+                .map(|(name, code)| (name, Bytes::from(code)))
+                .collect(),
+            failed,
+            reused: false,
+            names,
+        }
     }
 
     fn message(&self, entry: &Entry, why: &str) -> String {

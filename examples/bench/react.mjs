@@ -1,0 +1,114 @@
+// Benchmark: create-vite's `react-ts` template served by hotserve and by Vite 8, side by
+// side, in Chromium. For each server it prints:
+//   - cold start: from spawning the server, with no dependency cache (Vite's
+//     node_modules/.vite and hotserve's node_modules/.hotserve removed), to the rendered app;
+//   - warm start: the same with the cache the cold start left, median of --runs starts;
+//   - save -> screen: from writing an edit of App.tsx to the edited text on the page (seen
+//     by a MutationObserver, on the page's wall clock), p50 and p90 of --edits saves; the
+//     counter is clicked to 3 first and must still say 3 afterwards (Fast Refresh).
+//
+//   cargo build --release
+//   node examples/bench/react.mjs [target/release/hotserve] [--runs 5] [--edits 20]
+//
+// Needs `npm ci --prefix tests/js` (playwright-core and the pinned create-vite), Chromium
+// (HOTSERVE_CHROMIUM, default /usr/bin/chromium) and the npm registry: the template and its
+// Vite are installed into a temporary folder at run time, never committed.
+
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { browser as launch, flags, machine, median, serve, servers, stop, template } from "./common.mjs";
+
+const args = flags();
+const runs = args.number("--runs", 5);
+const edits = args.number("--edits", 20);
+const hotserve = args.hotserve();
+
+const { work, app } = template("react-ts");
+const appFile = join(app, "src/App.tsx");
+const original = readFileSync(appFile, "utf8");
+const heading = "<h1>Get started</h1>";
+if (!original.includes(heading)) throw new Error(`App.tsx has no ${heading}`);
+
+const counter = () => document.querySelector("button.counter")?.textContent;
+
+/** Spawn a server and open the app in a fresh context: ms from spawn to the rendered app. */
+async function start(browser, [name, cmd, argv]) {
+  const spawned = Date.now();
+  const server = await serve(name, cmd, argv, app);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.waitForFunction(() => document.querySelector("button.counter")?.textContent === "Count is 0", null, {
+    polling: "raf",
+    timeout: 120000,
+  });
+  return { server, context, page, ms: Date.now() - spawned };
+}
+
+/** Save `edits` edits of the heading; ms from each write to the text on screen. */
+async function saves(page) {
+  await page.evaluate(() => {
+    window.__seen = {};
+    new MutationObserver(() => {
+      const text = document.querySelector("h1")?.textContent;
+      if (text && !(text in window.__seen)) window.__seen[text] = Date.now();
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  for (let i = 0; i < 3; i++) await page.click("button.counter");
+  await page.waitForFunction(() => document.querySelector("button.counter")?.textContent === "Count is 3");
+  const times = [];
+  for (let i = 0; i < edits; i++) {
+    const text = `Edit ${i} ${Math.random().toString(36).slice(2, 7)}`;
+    // Let the watcher settle between saves, as a person typing would.
+    await new Promise((r) => setTimeout(r, 150));
+    const written = Date.now();
+    writeFileSync(appFile, original.replace(heading, `<h1>${text}</h1>`));
+    await page.waitForFunction((t) => t in window.__seen, text, { timeout: 30000 });
+    times.push((await page.evaluate((t) => window.__seen[t], text)) - written);
+  }
+  const count = await page.evaluate(counter);
+  if (count !== "Count is 3") throw new Error(`the state was lost: ${count}`);
+  writeFileSync(appFile, original);
+  return times;
+}
+
+const browser = await launch();
+const rows = [];
+try {
+  for (const server of servers(hotserve, app)) {
+    rmSync(join(app, "node_modules/.vite"), { recursive: true, force: true });
+    rmSync(join(app, "node_modules/.hotserve"), { recursive: true, force: true });
+    const cold = await start(browser, server);
+    await cold.context.close();
+    await stop(cold.server);
+    const warm = [];
+    let last;
+    for (let i = 0; i < runs; i++) {
+      if (last) {
+        await last.context.close();
+        await stop(last.server);
+      }
+      last = await start(browser, server);
+      warm.push(last.ms);
+    }
+    try {
+      const times = await saves(last.page);
+      const sorted = [...times].sort((a, b) => a - b);
+      rows.push({
+        server: server[0],
+        "cold start ms": cold.ms,
+        "warm start ms (median)": median(warm),
+        "save -> screen p50 ms": median(times),
+        "save -> screen p90 ms": sorted[Math.floor(sorted.length * 0.9)],
+      });
+    } finally {
+      await last.context.close();
+      await stop(last.server);
+    }
+  }
+} finally {
+  await browser.close();
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(`react-ts template as generated, ${runs} warm starts and ${edits} edits each, ${hotserve}; ${machine()}`);
+console.table(rows);

@@ -1,0 +1,82 @@
+//! Entry points for the fuzz targets in `fuzz/` (built only under cargo-fuzz, which sets
+//! `--cfg fuzzing`): the parsers that see untrusted input, with the invariants each target
+//! checks. Not part of the API.
+
+use std::path::Path;
+
+/// Decode and check a request path, then apply the built-in deny list. `Some` holds the
+/// decoded segments of a path the file stage would go on to open.
+pub fn request_path(path: &str) -> Option<Vec<String>> {
+    let safe = crate::http::resolve::resolve(path).ok()?;
+    let deny = crate::http::resolve::DenyList::new(&[]).ok()?;
+    (!deny.denies(&safe.segments)).then_some(safe.segments)
+}
+
+/// The client's tag, as [`inject`] inserts it.
+pub const CLIENT_TAG: &str = crate::http::inject::CLIENT_TAG;
+
+/// A page with the client's tag inserted.
+pub fn inject(html: &[u8]) -> Vec<u8> {
+    crate::http::inject::inject_client(html)
+}
+
+/// The answer to `Range: header` for a file of `len` bytes: `Some(Some((first, last)))`
+/// for a satisfiable range, `Some(None)` for 416, `None` when the header is ignored.
+pub fn range(header: &str, len: u64) -> Option<Option<(u64, u64)>> {
+    use crate::http::files::{RangeAnswer, parse_range};
+    match parse_range(header, len) {
+        RangeAnswer::Satisfiable(first, last) => Some(Some((first, last))),
+        RangeAnswer::Unsatisfiable => Some(None),
+        RangeAnswer::Ignore => None,
+    }
+}
+
+/// Whether an `If-None-Match` / `If-Range` list matches `etag`.
+pub fn etag_matches(list: &str, etag: &str, strong: bool) -> bool {
+    crate::http::files::etag_list_matches(list, etag, strong)
+}
+
+/// Scan `css` served at `url`, check every reference's bytes, then mark every referenced
+/// URL hot-updated and serve it again: the rewrite re-spells URLs only, so a new scan finds
+/// as many references.
+pub fn stylesheet(url: &str, css: &str) {
+    let refs = crate::css::scan(css);
+    for reference in &refs {
+        assert!(
+            css.get(reference.range.clone()).is_some(),
+            "{reference:?} is not on character boundaries"
+        );
+    }
+    let mut graph = crate::css::StyleGraph::default();
+    crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
+    let resolved: Vec<String> = refs
+        .iter()
+        .filter_map(|r| crate::css::resolve(url, &r.value))
+        .collect();
+    graph.mark_updated(resolved.iter().map(String::as_str), 42);
+    let again = crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
+    assert_eq!(
+        crate::css::scan(&again.code).len(),
+        refs.len(),
+        "rewritten: {:?}",
+        again.code
+    );
+}
+
+/// Parse a client message as the HMR session does, `vite:invalidate` data included.
+pub fn client_message(text: &str) {
+    use crate::protocol::{ClientMessage, INVALIDATE_EVENT, InvalidateMessage};
+    if let Ok(ClientMessage::Custom { event, data }) = serde_json::from_str(text)
+        && event == INVALIDATE_EVENT
+        && let Some(data) = data
+    {
+        let _ = serde_json::from_value::<InvalidateMessage>(data);
+    }
+}
+
+/// Whether `path` (relative) stays under a root when joined to it.
+pub fn stays_inside(relative: &Path) -> bool {
+    relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
