@@ -4,6 +4,7 @@
 //!   cargo run --release --example bench_watch
 //!   cargo run --release --example bench_watch -- --edits 100 --startup-runs 10
 //!   cargo run --release --example bench_watch -- --only latency   # or burst, startup
+//!   cargo run --release --example bench_watch -- --only latency --latency-file ts
 //!
 //! The server is this example re-executed with `--serve ROOT --watch`: the library's
 //! `Server` with the watcher on, in its own process (so its RSS and inotify watches are its
@@ -28,6 +29,9 @@ struct Options {
     files_per_package: usize,
     sources: usize,
     only: Option<String>,
+    /// What the latency part edits: `css` (a stylesheet a page links) or `ts` (a
+    /// TypeScript module that accepts its own updates).
+    latency_file: String,
     server_args: Vec<String>,
 }
 
@@ -42,6 +46,7 @@ fn parse() -> Options {
         files_per_package: 100,
         sources: 10_000,
         only: None,
+        latency_file: "css".into(),
         server_args: vec!["--watch".into()],
     };
     common::each_flag(|flag, value| match flag {
@@ -54,6 +59,7 @@ fn parse() -> Options {
         "--files-per-package" => opts.files_per_package = value.count(),
         "--sources" => opts.sources = value.count(),
         "--only" => opts.only = Some(value.text()),
+        "--latency-file" => opts.latency_file = value.text(),
         "--settle-us" => {
             let v = value.text();
             opts.server_args.extend(["--settle-us".into(), v]);
@@ -112,24 +118,34 @@ fn update_of(path: &'static str) -> Box<common::Matcher> {
 // ---------------------------------------------------------------------------------------
 
 async fn latency(opts: &Options) {
+    // A stylesheet a page links, or a TypeScript module that accepts its own updates (it is
+    // compiled when requested, not when saved: the save only goes through the planner).
+    let (url, content): (&'static str, fn(u64) -> String) = match opts.latency_file.as_str() {
+        "css" => ("/style.css", |n| format!("body {{ color: #{n:06x}; }}\n")),
+        "ts" => ("/src/main.ts", |n| {
+            format!("const round: number = {n};\nexport {{ round }};\nimport.meta.hot?.accept();\n")
+        }),
+        other => panic!("--latency-file css or ts, not {other}"),
+    };
     println!();
     println!(
-        "## save -> update latency: {} edits of a served /style.css per client count, 100 ms apart \
+        "## save -> update latency: {} edits of a served {url} per client count, 100 ms apart \
          (std::fs::write: open+truncate, write, close)",
         opts.edits
     );
     let site = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         site.path().join("index.html"),
-        "<link rel=stylesheet href=/style.css>\n",
+        "<link rel=stylesheet href=/style.css><script type=module src=/src/main.ts></script>\n",
     )
     .unwrap();
-    let css = site.path().join("style.css");
-    std::fs::write(&css, "body { color: #000000; }\n").unwrap();
+    let file = site.path().join(url.trim_start_matches('/'));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, content(0)).unwrap();
     let server = ServerProc::spawn(site.path(), &server_args(opts), &[]);
-    assert_eq!(get(server.addr, "/style.css").await, 200);
+    assert_eq!(get(server.addr, url).await, 200);
     let max = opts.clients.iter().copied().max().unwrap_or(1);
-    let clients = Clients::new(max, update_of("/style.css"));
+    let clients = Clients::new(max, update_of(url));
     println!(
         "{:>7} | {:>31} | {:>23} | {:>7} | {:>12}",
         "clients", "per client ms p50/p99/max", "last client ms p50/p99", "missing", "load avg"
@@ -147,7 +163,7 @@ async fn latency(opts: &Options) {
             round += 1;
             clients.arm(round);
             let t0 = Instant::now();
-            std::fs::write(&css, format!("body {{ color: #{round:06x}; }}\n")).unwrap();
+            std::fs::write(&file, content(round)).unwrap();
             let times = clients.wait(t0, Duration::from_secs(5)).await;
             missing += n - times.len();
             lasts.push(times.iter().copied().fold(0.0, f64::max));

@@ -15,7 +15,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(lexer request_path inject range css client_message)
+    targets=(lexer request_path inject range css client_message transform)
 fi
 sanitizer=${FUZZ_SANITIZER:-none}
 mkdir -p logs

@@ -80,3 +80,54 @@ pub fn stays_inside(relative: &Path) -> bool {
         .components()
         .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
+
+/// Compile `source` as TypeScript/JSX with options picked by the bits of `flags` (dialect,
+/// decorators, class fields, JSX runtime, Fast Refresh). Invariants: the compiler never
+/// panics (a caught panic is a finding, not an error), the source map is JSON, and the
+/// output, instrumented for Fast Refresh, scans as a module that accepts itself exactly when
+/// refresh code was added.
+#[cfg(feature = "transform")]
+pub fn transform(flags: u8, source: &str) {
+    use crate::modules::transform::refresh::{Runtime, instrument};
+    use crate::modules::transform::script::{Jsx, ScriptOptions, compile};
+    let path = ["a.ts", "a.tsx", "a.jsx", "a.mts"][usize::from(flags & 3)];
+    let options = ScriptOptions {
+        jsx: if flags & 32 == 0 {
+            Jsx::Automatic {
+                import_source: "react".into(),
+            }
+        } else {
+            Jsx::Classic {
+                factory: "h".into(),
+                fragment: "Fragment".into(),
+            }
+        },
+        legacy_decorators: flags & 4 != 0,
+        decorator_metadata: flags & 64 != 0,
+        define_class_fields: flags & 8 == 0,
+        refresh: flags & 16 != 0,
+    };
+    match compile(Path::new(path), source, &options) {
+        Ok(compiled) => {
+            assert!(
+                compiled.map.is_empty()
+                    || serde_json::from_str::<serde_json::Value>(&compiled.map).is_ok(),
+                "the source map is not JSON"
+            );
+            let mut code = compiled.code;
+            let before = code.len();
+            if options.refresh {
+                instrument(&mut code, &Runtime::ReactRefresh);
+            }
+            let scanned = crate::modules::scan(&code);
+            if code.len() > before {
+                assert!(scanned.hot.self_accepting, "instrumented code: {code}");
+            }
+        }
+        Err(err) => assert!(
+            !err.message().starts_with("oxc panicked"),
+            "{}",
+            err.message()
+        ),
+    }
+}

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::blocking::InProcess;
 use common::browser::browser;
 use common::{TestServer, hmr_client, next_json, request, write};
 use hotserve::Config;
@@ -459,39 +460,6 @@ async fn a_lockfile_or_install_change_reloads_pages_and_changes_the_version() {
 
 // ---- in Chromium -------------------------------------------------------------------------
 
-/// A server on its own runtime, for tests that block on the browser.
-struct Running {
-    rt: tokio::runtime::Runtime,
-    server: Option<TestServer>,
-}
-
-impl Running {
-    fn start(root: &Path) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(server(root));
-        Running {
-            rt,
-            server: Some(server),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.server.as_ref().unwrap().addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            self.rt.block_on(server.stop());
-        }
-    }
-}
-
 const RENDER_WAIT: Duration = Duration::from_secs(15);
 
 #[test]
@@ -520,7 +488,7 @@ fn a_page_importing_lit_by_bare_name_renders_and_reloads_from_the_cache() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     let rendered = "document.querySelector('my-greeting')?.shadowRoot?.querySelector('p')\
                     ?.textContent === 'hello lit'";
@@ -539,6 +507,75 @@ fn a_page_importing_lit_by_bare_name_renders_and_reloads_from_the_cache() {
         "{packages}.filter(e => e.transferSize > 0).map(e => e.name)"
     ));
     assert_eq!(transferred, serde_json::json!([]), "refetched after reload");
+    tab.assert_clean(false);
+}
+
+#[test]
+fn an_inline_module_script_in_a_page_imports_packages_by_bare_name() {
+    let Some((_dir, root)) = project(&LIT) else {
+        return;
+    };
+    write(
+        &root,
+        "index.html",
+        "<!doctype html><link rel=icon href=\"data:,\"><title>inline</title><my-inline></my-inline>\
+         <script type=\"module\">\n\
+         import { LitElement, html } from 'lit';\n\
+         import { util } from '#util';\n\
+         customElements.define('my-inline', class extends LitElement {\n\
+           render() { return html`<p>inline ${util}</p>`; }\n\
+         });\n\
+         </script>",
+    );
+    let server = InProcess::start(Config::new(&root));
+    let page = server.get("/");
+    let text = page.text();
+    let lit = url_in(&text, "/node_modules/lit/");
+    assert!(lit.contains("?v="), "a versioned package URL: {text}");
+    assert!(text.contains("from '/src/util.js'"), "{text}");
+    // HEAD reports the length of the page as sent, rewritten.
+    let head = server.rt.block_on(request(server.addr, "HEAD", "/", &[]));
+    assert_eq!(
+        head.header("content-length"),
+        Some(text.len().to_string().as_str())
+    );
+    // The page's tag names the package version its URLs carry: after an install, a
+    // revalidation gets the new page, not a 304 for the old URLs.
+    let etag = page.header("etag").unwrap().to_owned();
+    write(
+        &root,
+        "package-lock.json",
+        r#"{"lockfileVersion": 3, "changed": 1}"#,
+    );
+    let mut changed = false;
+    for _ in 0..100 {
+        let again = server.rt.block_on(request(
+            server.addr,
+            "GET",
+            "/",
+            &[("If-None-Match", &etag)],
+        ));
+        if again.status == 200 {
+            assert_ne!(url_in(&again.text(), "/node_modules/lit/"), lit);
+            changed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        changed,
+        "the page kept its entity tag after the lockfile changed"
+    );
+
+    let Some(mut tab) = browser() else {
+        return;
+    };
+    tab.open(&server.url("/"));
+    tab.wait(
+        "document.querySelector('my-inline')?.shadowRoot?.querySelector('p')\
+         ?.textContent === 'inline util'",
+        RENDER_WAIT,
+    );
     tab.assert_clean(false);
 }
 
@@ -564,7 +601,7 @@ fn preact_with_htm_renders_from_bare_imports() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     tab.wait(
         "document.getElementById('count')?.textContent === 'count 41'",
@@ -586,7 +623,7 @@ fn a_symlinked_workspace_package_outside_the_root_renders() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     tab.wait(
         "document.body.dataset.greeting === 'hello workspace'",
@@ -609,7 +646,7 @@ fn an_unresolved_import_shows_the_overlay_in_the_page() {
     let Some(mut tab) = browser() else {
         return;
     };
-    let running = Running::start(&root);
+    let running = InProcess::start(Config::new(&root));
     tab.open(&running.url("/"));
     let text = tab.wait(
         "document.querySelector('vite-error-overlay')?.shadowRoot\

@@ -43,6 +43,9 @@ pub(crate) struct FileRequest {
     pub as_is: bool,
     /// A module import asked (`?import`, `Sec-Fetch-Dest: script`): see [`Kind::Compiled`].
     pub imported: bool,
+    /// The installed packages' version: the URLs a page's inline modules import carry it,
+    /// so the page's entity tag does too.
+    pub deps_version: Option<String>,
     /// Which files are modules, with the embedder's file types; without it, by extension.
     pub modules: Option<std::sync::Arc<modules::Modules>>,
 }
@@ -602,6 +605,7 @@ pub(crate) fn respond_as_is(
             etag: inject::injected_etag(
                 &validators.etag,
                 req.modules.as_ref().and_then(|m| m.refresh_preamble()),
+                req.deps_version.as_deref(),
             ),
             ..validators
         };
@@ -613,11 +617,9 @@ pub(crate) fn respond_as_is(
             validators,
             len,
             range: None,
-            body: if req.head {
-                FileBody::Empty
-            } else {
-                FileBody::Bytes(bytes)
-            },
+            // Even for HEAD: the page as sent (inline modules rewritten, tags added) gives
+            // the length, which HEAD must report as GET does.
+            body: FileBody::Bytes(bytes),
             rewrite: Rewrite::Page,
         });
     }

@@ -24,15 +24,17 @@ pub(crate) fn is_html(path: &Path) -> bool {
 }
 
 /// The entity tag of a page served with the client (and `preamble`, the refresh runtime's
-/// tag, if any): the file's tag with a marker, so a copy cached with other tags is never
-/// taken for this one.
-pub(crate) fn injected_etag(etag: &str, preamble: Option<&str>) -> String {
-    let marker = if preamble.is_some() {
-        "hmr-refresh"
-    } else {
-        "hmr"
-    };
-    format!("{}-{marker}\"", etag.trim_end_matches('"'))
+/// tag, if any), whose inline modules import packages of `deps_version`: the file's tag
+/// with markers, so a copy cached with other tags or package URLs is never taken for this
+/// one.
+pub(crate) fn injected_etag(
+    etag: &str,
+    preamble: Option<&str>,
+    deps_version: Option<&str>,
+) -> String {
+    let refresh = if preamble.is_some() { "-refresh" } else { "" };
+    let version = deps_version.map(|v| format!("-{v}")).unwrap_or_default();
+    format!("{}-hmr{refresh}{version}\"", etag.trim_end_matches('"'))
 }
 
 /// `html` with [`CLIENT_TAG`] inserted once. The result is always
@@ -289,10 +291,10 @@ mod tests {
 
     #[test]
     fn injected_pages_have_their_own_entity_tag() {
-        assert_eq!(injected_etag("\"1a-2b\"", None), "\"1a-2b-hmr\"");
+        assert_eq!(injected_etag("\"1a-2b\"", None, None), "\"1a-2b-hmr\"");
         assert_eq!(
-            injected_etag("\"1a-2b\"", Some("<script></script>")),
-            "\"1a-2b-hmr-refresh\""
+            injected_etag("\"1a-2b\"", Some("<script></script>"), Some("9f")),
+            "\"1a-2b-hmr-refresh-9f\""
         );
     }
 }

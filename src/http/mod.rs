@@ -134,6 +134,8 @@ enum Staged {
     Broken(Box<crate::protocol::ErrorInfo>),
     /// A module that cannot run (an import that does not resolve).
     Failed(Box<ModuleError>),
+    /// A page whose inline module scripts had imports resolved.
+    Page(Bytes),
 }
 
 /// The request path's state, shared by all connections.
@@ -327,7 +329,10 @@ impl Site {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let file_req = file_request(&req, self.inject, Some(&self.modules));
+        let mut file_req = file_request(&req, self.inject, Some(&self.modules));
+        if self.inject {
+            file_req.deps_version = self.packages.version();
+        }
         let Some((outcome, file_req)) = self.clone().load(safe, file_req).await else {
             return respond::internal_error();
         };
@@ -484,6 +489,15 @@ impl Site {
         let Outcome::File(found) = outcome else {
             return Staged::AsLoaded;
         };
+        #[cfg(feature = "node")]
+        if let (Rewrite::Page, FileBody::Bytes(bytes)) = (found.rewrite, &found.body)
+            && crate::packages::has_inline_modules(bytes)
+        {
+            let (bytes, real, url) = (bytes.clone(), found.path.clone(), uri.path().to_owned());
+            return tokio::task::spawn_blocking(move || self.stage_page(&real, &url, &bytes))
+                .await
+                .unwrap_or(Staged::AsLoaded);
+        }
         let (Rewrite::Module(kind), FileBody::Bytes(bytes)) = (found.rewrite, &found.body) else {
             return Staged::AsLoaded;
         };
@@ -501,6 +515,26 @@ impl Site {
                 tracing::warn!(%err, "transform task failed");
                 Staged::AsLoaded
             })
+    }
+
+    /// [`prepare`](Self::prepare)'s blocking part for the page at `real`, served at `url`:
+    /// the imports of its inline modules resolved; one that does not resolve gets the
+    /// terminal line and the overlay, as a module's would.
+    #[cfg(feature = "node")]
+    fn stage_page(&self, real: &Path, url: &str, bytes: &Bytes) -> Staged {
+        let Ok(html) = std::str::from_utf8(bytes) else {
+            return Staged::AsLoaded;
+        };
+        let page = self.packages.prepare_page(real, url, html);
+        for err in page.errors {
+            tracing::error!("{}", err.message);
+            self.hub
+                .send(crate::protocol::Payload::Error { err: err.info() });
+        }
+        match page.html {
+            Some(html) => Staged::Page(Bytes::from(html)),
+            None => Staged::AsLoaded,
+        }
     }
 
     /// [`prepare`](Self::prepare)'s blocking part for the module at `real`, served at `url`
@@ -634,7 +668,7 @@ impl Site {
                             _ => return (Ready::Loaded(Outcome::File(found)), None),
                         };
                         let (kind, source) = match staged {
-                            Staged::AsLoaded => (kind, source),
+                            Staged::AsLoaded | Staged::Page(_) => (kind, source),
                             Staged::Module(kind, code) => (kind, code),
                             Staged::Failed(err) => return (Ready::Failed(err), Some(record)),
                             Staged::Broken(err) => {
@@ -696,17 +730,17 @@ impl Site {
                     }
                     Rewrite::Page => {
                         let preamble = self.modules.refresh_preamble();
-                        let body = match found.body {
-                            FileBody::Bytes(bytes) => {
-                                FileBody::Bytes(Bytes::from(inject::inject_page(&bytes, preamble)))
+                        let (body, len) = match (staged, found.body) {
+                            (Staged::Page(html), _) | (_, FileBody::Bytes(html)) => {
+                                let page = inject::inject_page(&html, preamble);
+                                let len = page.len() as u64;
+                                (FileBody::Bytes(Bytes::from(page)), len)
                             }
-                            other => other,
+                            (_, other) => {
+                                (other, found.len + inject::injected_len(preamble) as u64)
+                            }
                         };
-                        let page = FoundFile {
-                            len: found.len + inject::injected_len(preamble) as u64,
-                            body,
-                            ..found
-                        };
+                        let page = FoundFile { len, body, ..found };
                         (Ready::Page(page), Some(record))
                     }
                     Rewrite::None => (Ready::Loaded(Outcome::File(found)), Some(record)),
@@ -768,6 +802,7 @@ fn file_request<B>(
         ),
         as_is: false,
         imported: crate::modules::wrap::imported(req.uri().query(), script_destination),
+        deps_version: None,
         modules: modules.cloned(),
     }
 }

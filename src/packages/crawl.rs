@@ -3,6 +3,7 @@
 //! optimizer scans before the first request. Without it the first page load would find
 //! `react` and `react-dom/client` one module at a time and rebuild (and reload) in between.
 
+use super::page::module_scripts;
 use super::prebundle::Entry;
 use super::{Packages, resolver, url};
 use std::collections::{BTreeMap, HashSet};
@@ -25,7 +26,7 @@ impl Packages {
             };
             let dir = page.parent().unwrap_or(&self.root).to_path_buf();
             let (sources, code) = module_scripts(&html);
-            inline.extend(code);
+            inline.extend(code.into_iter().map(|range| html[range].to_owned()));
             for src in sources {
                 if let Some(file) = self.local_file(&dir, &src) {
                     queue.push(file);
@@ -129,100 +130,4 @@ fn pages(root: &Path) -> Vec<PathBuf> {
         .collect();
     pages.sort();
     pages
-}
-
-/// The `src` of each `<script type="module">` in `html`, and the code of inline ones.
-pub(crate) fn module_scripts(html: &str) -> (Vec<String>, Vec<String>) {
-    let lower = html.to_ascii_lowercase();
-    let mut sources = Vec::new();
-    let mut inline = Vec::new();
-    let mut at = 0;
-    while let Some(found) = lower[at..].find("<script") {
-        let start = at + found + "<script".len();
-        let Some(close) = lower[start..].find('>') else {
-            break;
-        };
-        let tag = &html[start..start + close];
-        let body_start = start + close + 1;
-        let body_end = lower[body_start..]
-            .find("</script")
-            .map_or(html.len(), |i| body_start + i);
-        at = body_end;
-        let attrs = attributes(tag);
-        let is_module = attrs
-            .iter()
-            .any(|(k, v)| k == "type" && v.eq_ignore_ascii_case("module"));
-        if !is_module {
-            continue;
-        }
-        match attrs.into_iter().find(|(k, _)| k == "src") {
-            Some((_, src)) => sources.push(src),
-            None => inline.push(html[body_start..body_end].to_owned()),
-        }
-    }
-    (sources, inline)
-}
-
-/// The attributes of a start tag's inside, names lowercased, values unquoted.
-fn attributes(tag: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let bytes = tag.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
-            i += 1;
-        }
-        let name_start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'/')
-        {
-            i += 1;
-        }
-        if name_start == i {
-            break;
-        }
-        let name = tag[name_start..i].to_ascii_lowercase();
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut value = String::new();
-        if i < bytes.len() && bytes[i] == b'=' {
-            i += 1;
-            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i < bytes.len() && matches!(bytes[i], b'"' | b'\'') {
-                let quote = bytes[i];
-                let start = i + 1;
-                let end = tag[start..]
-                    .find(quote as char)
-                    .map_or(tag.len(), |e| start + e);
-                value = tag[start..end].to_owned();
-                i = end + 1;
-            } else {
-                let start = i;
-                while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                value = tag[start..i].to_owned();
-            }
-        }
-        out.push((name, value));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn module_scripts_are_found_with_any_quoting_and_case() {
-        let html = "<script src=/classic.js></script>\n\
-                    <SCRIPT TYPE=module SRC=\"/src/main.jsx\"></SCRIPT>\n\
-                    <script type='module'>import 'react';</script>\n\
-                    <script async type=\"module\" src='./b.js?x=1'/></script>";
-        let (sources, inline) = module_scripts(html);
-        assert_eq!(sources, ["/src/main.jsx", "./b.js?x=1"]);
-        assert_eq!(inline, ["import 'react';"]);
-    }
 }

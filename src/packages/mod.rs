@@ -18,6 +18,8 @@
 mod allow;
 #[cfg(feature = "bundle")]
 mod crawl;
+#[cfg(feature = "node")]
+mod page;
 #[cfg(feature = "bundle")]
 pub(crate) mod prebundle;
 #[cfg(feature = "node")]
@@ -377,11 +379,56 @@ impl Packages {
         self.prebundle.file(name, url::version_param(query)).await
     }
 
+    /// The page at `real` (served at `url`) with the imports of its inline
+    /// `<script type="module">` blocks resolved as a module's next to it would be (`import
+    /// { html } from 'lit'` in a page works, as on Vite), and the errors of those that do
+    /// not resolve (their block stays as written: the browser reports it too). `None` when
+    /// nothing changed. Blocking.
+    #[cfg(feature = "node")]
+    pub fn prepare_page(&self, real: &Path, url: &str, html: &str) -> PreparedPage {
+        let (_, inline) = page::module_scripts(html);
+        let mut out = String::new();
+        let mut copied = 0;
+        let mut errors = Vec::new();
+        for range in inline {
+            match self.prepare(real, url, &html[range.clone()]) {
+                Prepared::Code(code) => {
+                    out.push_str(&html[copied..range.start]);
+                    out.push_str(&code);
+                    copied = range.end;
+                }
+                Prepared::Unchanged => {}
+                Prepared::Failed(err) => errors.push(*err),
+            }
+        }
+        let html = (copied > 0).then(|| {
+            out.push_str(&html[copied..]);
+            out
+        });
+        PreparedPage { html, errors }
+    }
+
     /// Without the `node` feature specifiers are sent as written.
     #[cfg(not(feature = "node"))]
     pub fn prepare(&self, _real: &Path, _url: &str, _source: &str) -> Prepared {
         Prepared::Unchanged
     }
+}
+
+/// Whether the page `html` has an inline `<script type="module">` (whose imports
+/// [`Packages::prepare_page`] resolves). A scan of the page, without I/O.
+#[cfg(feature = "node")]
+pub fn has_inline_modules(html: &[u8]) -> bool {
+    std::str::from_utf8(html).is_ok_and(|html| !page::module_scripts(html).1.is_empty())
+}
+
+/// A page after [`Packages::prepare_page`].
+#[cfg(feature = "node")]
+pub struct PreparedPage {
+    /// The page with its inline modules' imports resolved, if any changed.
+    pub html: Option<String>,
+    /// Inline modules with an import that does not resolve.
+    pub errors: Vec<ModuleError>,
 }
 
 /// An import, resolved, before its URL is written.
