@@ -3,15 +3,21 @@
 //! stream of requests; RSS, open file descriptors, the server's live tasks and the
 //! updates lost are printed at the start, the middle and the end.
 //!
-//!   cargo run --example soak            # 30 minutes
-//!   cargo run --example soak -- 10      # 10 minutes (fractions allowed: 0.5)
+//!   cargo run --release --example soak                  # 30 minutes
+//!   cargo run --release --example soak -- 10            # 10 minutes (fractions allowed)
+//!   cargo run --release --example soak -- 10 --in-process
 //!
-//! The server runs on its own tokio runtime in this process, so "tasks" counts the
-//! server's tasks only; RSS and descriptors are the whole process's (clients included).
+//! By default the server is this example re-executed as a child process (`--serve ROOT
+//! --watch`, as the benchmarks do), so RSS and open descriptors are the server's alone.
+//! With `--in-process` it runs on a tokio runtime of its own in this process, which adds
+//! the count of its live tasks; RSS and descriptors are then the whole process's.
 //!
 //! An update is lost when a client was connected from before an edit until well after it
 //! (`SETTLE`) and never received a payload naming the edited file. A client that was away
 //! during an edit is not counted: it reloads when it comes back, as Vite's does.
+
+#[path = "bench/common.rs"]
+mod common;
 
 use futures_util::StreamExt;
 use hotserve::{Config, Server};
@@ -42,9 +48,41 @@ struct Log {
     failed_requests: u64,
 }
 
+/// Where the server runs, and how to read its resources.
+enum Served {
+    Child(common::ServerProc),
+    InProcess {
+        metrics: tokio::runtime::RuntimeMetrics,
+    },
+}
+
+impl Served {
+    /// RSS (KiB), open descriptors and live tasks (in process only).
+    fn resources(&self) -> (String, usize, String) {
+        match self {
+            Served::Child(child) => (
+                child.rss_kib().to_string(),
+                fds(&format!("/proc/{}/fd", child.pid)),
+                "-".into(),
+            ),
+            Served::InProcess { metrics } => (
+                status("VmRSS:"),
+                fds("/proc/self/fd"),
+                metrics.num_alive_tasks().to_string(),
+            ),
+        }
+    }
+}
+
 fn main() {
-    let minutes: f64 = std::env::args()
-        .nth(1)
+    if common::serve_if_asked() {
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let in_process = args.iter().any(|a| a == "--in-process");
+    let minutes: f64 = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map(|m| m.parse().expect("minutes"))
         .unwrap_or(30.0);
     let total = Duration::from_secs_f64(minutes * 60.0);
@@ -62,21 +100,33 @@ fn main() {
         "export const n = 0;\nimport.meta.hot?.accept();\n",
     );
 
-    // The server: its own runtime, so its task count is its own.
+    // The server: a child process, or its own runtime here (so its task count is its own).
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("server runtime");
-    let server = server_rt
-        .block_on(Server::bind(Config::new(&root).port(0)))
-        .expect("server binds");
-    let addr = server.local_addr();
-    let metrics = server_rt.handle().metrics();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = server_rt.spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let (served, addr, serving) = if in_process {
+        let server = server_rt
+            .block_on(Server::bind(Config::new(&root).port(0)))
+            .expect("server binds");
+        let addr = server.local_addr();
+        let metrics = server_rt.handle().metrics();
+        let serving = server_rt.spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        (Served::InProcess { metrics }, addr, Some(serving))
+    } else {
+        let child = common::ServerProc::spawn(&root, &["--watch"], &[]);
+        let addr = child.addr;
+        (Served::Child(child), addr, None)
+    };
+    let where_ = if in_process {
+        "in this process"
+    } else {
+        "a child process"
+    };
 
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -86,7 +136,9 @@ fn main() {
     let log = Arc::new(Mutex::new(Log::default()));
     let started = Instant::now();
     println!(
-        "soak: {minutes} min, {CLIENTS} clients, an edit every {EDIT_EVERY:?}, server at {addr}"
+        "soak: {minutes} min, {CLIENTS} clients, an edit every {EDIT_EVERY:?}, server at {addr} \
+         ({where_}); {}",
+        common::load_avg()
     );
     println!(
         "{:>8} {:>10} {:>6} {:>7} {:>9} {:>8} {:>6} {:>9}",
@@ -102,7 +154,7 @@ fn main() {
         }
         tokio::spawn(requests(addr, log.clone()));
         tokio::time::sleep(Duration::from_secs(2)).await;
-        report(&log, &metrics, started, "start");
+        report(&log, &served, started, "start");
         let mut next_report = started + total / 2;
         let mut reported_middle = false;
         let mut n = 0u64;
@@ -118,16 +170,19 @@ fn main() {
             log.lock().unwrap().edits.push((edited, file));
             tokio::time::sleep(EDIT_EVERY).await;
             if !reported_middle && Instant::now() >= next_report {
-                report(&log, &metrics, started, "middle");
+                report(&log, &served, started, "middle");
                 reported_middle = true;
                 next_report = started + total;
             }
         }
         tokio::time::sleep(SETTLE + Duration::from_secs(1)).await;
-        report(&log, &metrics, started, "end");
+        report(&log, &served, started, "end");
     });
     let _ = stop.send(());
-    let _ = server_rt.block_on(serving);
+    if let Some(serving) = serving {
+        let _ = server_rt.block_on(serving);
+    }
+    drop(served);
 }
 
 fn write(root: &Path, name: &str, text: &str) {
@@ -280,20 +335,16 @@ fn lost(log: &Log) -> (u64, u64) {
     (checked, lost)
 }
 
-fn report(
-    log: &Mutex<Log>,
-    metrics: &tokio::runtime::RuntimeMetrics,
-    started: Instant,
-    when: &str,
-) {
+fn report(log: &Mutex<Log>, served: &Served, started: Instant, when: &str) {
     let log = log.lock().unwrap();
     let (checked, lost) = lost(&log);
+    let (rss, fds, tasks) = served.resources();
     println!(
         "{:>8} {:>10} {:>6} {:>7} {:>9} {:>8} {:>6} {:>9}  ({when}; {} sessions, {} failed requests)",
         format!("{:.0}s", started.elapsed().as_secs_f64()),
-        status("VmRSS:"),
-        fds(),
-        metrics.num_alive_tasks(),
+        rss,
+        fds,
+        tasks,
         log.edits.len(),
         checked,
         lost,
@@ -314,8 +365,6 @@ fn status(field: &str) -> String {
         .unwrap_or_default()
 }
 
-fn fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+fn fds(dir: &str) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }

@@ -103,10 +103,7 @@ impl Outcome {
 /// wire format stays Vite's, sent only to clients that announced they understand it.
 pub(crate) const ASSETS_EVENT: &str = "hotserve:assets";
 
-/// The event name of the payload that says why the `full-reload` after it reloads: a
-/// `custom` payload (Vite's client passes it to `import.meta.hot.on` listeners and
-/// otherwise ignores it; hotserve's client logs it in the console).
-pub(crate) const RELOAD_EVENT: &str = "hotserve:reload";
+pub(crate) use crate::protocol::RELOAD_EVENT;
 
 /// Why pages reload instead of updating in place. A full reload is the expensive outcome,
 /// so the terminal line, the `--json` event stream and the browser console all name it.

@@ -210,6 +210,11 @@ pub struct InvalidateMessage {
     pub first_invalidated_by: Option<String>,
 }
 
+/// The event name of the payload that says why the `full-reload` after it reloads: a
+/// `custom` payload (Vite's client passes it to `import.meta.hot.on` listeners and
+/// otherwise ignores it; hotserve's client logs it in the console).
+pub(crate) const RELOAD_EVENT: &str = "hotserve:reload";
+
 /// The event name `hot.invalidate()` sends.
 pub const INVALIDATE_EVENT: &str = "vite:invalidate";
 

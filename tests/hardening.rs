@@ -488,6 +488,31 @@ async fn a_folder_without_index_html_lists_what_a_browser_may_open_sorted_and_es
 }
 
 #[tokio::test]
+async fn listings_leave_out_what_the_ignore_option_ignores_but_still_serve_it() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path();
+    write(root, "keep.txt", "k");
+    write(root, "build.map", "m");
+    write(root, "dist/out.js", "o");
+    write(root, "docs/notes.txt", "n");
+    let config = Config::new(root).ignore("*.map").ignore("dist/");
+    let server = TestServer::start(config).await;
+    let page = request(server.addr, "GET", "/", &[("Accept", "text/html")])
+        .await
+        .text();
+    assert!(
+        page.contains("keep.txt") && page.contains("docs/"),
+        "{page}"
+    );
+    for absent in ["build.map", "dist"] {
+        assert!(!page.contains(absent), "{absent} listed:\n{page}");
+    }
+    // Left out of the listing, not forbidden: a link from a page still works.
+    assert_eq!(server.get("/build.map").await.text(), "m");
+    assert_eq!(server.get("/dist/out.js").await.status, 200);
+}
+
+#[tokio::test]
 async fn a_listing_reloads_when_a_file_is_added_to_its_folder_and_says_why() {
     let dir = TempDir::new().unwrap();
     write(dir.path(), "docs/a.txt", "a");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestServer, Ws, close_code, hmr_client, next_json, raw, ws_connect};
+use common::{TestServer, Ws, close_code, hmr_client, next_json, next_message, raw, ws_connect};
 use futures_util::SinkExt;
 use hotserve::protocol::{ErrorInfo, Payload};
 use hotserve::{Config, Event};
@@ -170,6 +170,24 @@ async fn a_thousand_clients_all_receive_one_broadcast() {
         received
             .iter()
             .all(|p| p == &json!({"type":"full-reload","path":"*"}))
+    );
+}
+
+#[tokio::test]
+async fn an_embedder_reload_says_why_before_reloading() {
+    let (server, _site) = serve().await;
+    let mut ws = hmr_client(server.addr).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    wait_for_clients(&server, 1).await;
+    server.hub.full_reload_because("the site was rebuilt");
+    assert_eq!(
+        next_message(&mut ws).await,
+        json!({"type": "custom", "event": "hotserve:reload",
+               "data": {"reason": "embedder", "message": "the site was rebuilt"}})
+    );
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"type": "full-reload", "path": "*"})
     );
 }
 

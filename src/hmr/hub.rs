@@ -161,8 +161,21 @@ impl Hub {
         delivered
     }
 
-    /// Reload every page (`{"type":"full-reload","path":"*"}`).
+    /// Reload every page (`{"type":"full-reload","path":"*"}`). Prefer
+    /// [`full_reload_because`](Self::full_reload_because): users ask why a page reloaded.
     pub fn full_reload(&self) {
+        self.send(Payload::full_reload_all());
+    }
+
+    /// Reload every page and say why, as hotserve's own reloads do: a `custom`
+    /// `hotserve:reload` payload with `{"reason": "embedder", "message": why}` first (hotserve's
+    /// client prints it in the console; Vite's passes it to `import.meta.hot.on` listeners),
+    /// then the `full-reload`. `why` is one sentence for a person ("the site was rebuilt").
+    pub fn full_reload_because(&self, why: impl Into<String>) {
+        self.send(Payload::Custom {
+            event: crate::protocol::RELOAD_EVENT.into(),
+            data: Some(serde_json::json!({ "reason": "embedder", "message": why.into() })),
+        });
         self.send(Payload::full_reload_all());
     }
 

@@ -172,6 +172,7 @@ pub(crate) fn decide(
     cache: &FileCache,
     safe: &SafePath,
     req: &FileRequest,
+    unlisted: &Unlisted,
 ) -> Outcome {
     if deny.denies(&safe.segments) {
         return Outcome::Forbidden;
@@ -190,7 +191,7 @@ pub(crate) fn decide(
                     // fallback page first, when there is one).
                     return match fallback(root, deny, spa, req) {
                         Outcome::NotFound => {
-                            Outcome::Listing(list(root, deny, &safe.segments, real))
+                            Outcome::Listing(list(root, deny, unlisted, &safe.segments, real))
                         }
                         page => page,
                     };
@@ -212,8 +213,45 @@ pub(crate) fn open_outside(real: PathBuf, req: &FileRequest) -> Outcome {
     open(real, req, None)
 }
 
+/// What directory listings leave out on top of `.gitignore`/`.ignore` files: the
+/// configuration's ignore globs (`--ignore`, [`Config::ignore`](crate::Config::ignore)),
+/// gitignore-style and relative to the root, as the watcher reads them.
+#[derive(Debug)]
+pub(crate) struct Unlisted(ignore::gitignore::Gitignore);
+
+impl Unlisted {
+    /// The globs of `patterns` under `root`; an invalid one is the configuration error the
+    /// watcher would also report.
+    pub(crate) fn new(root: &Path, patterns: &[String]) -> Result<Self, crate::Error> {
+        let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+        for pattern in patterns {
+            builder
+                .add_line(None, pattern)
+                .map_err(|err| crate::Error::BadPattern {
+                    pattern: pattern.clone(),
+                    source: Box::new(err),
+                })?;
+        }
+        let set = builder.build().map_err(|err| crate::Error::BadPattern {
+            pattern: patterns.join(", "),
+            source: Box::new(err),
+        })?;
+        Ok(Unlisted(set))
+    }
+
+    fn leaves_out(&self, path: &Path, is_dir: bool) -> bool {
+        self.0.matched_path_or_any_parents(path, is_dir).is_ignore()
+    }
+}
+
 /// The entries of the folder at `real` (`segments` from the root) that a browser may open.
-fn list(root: &Path, deny: &DenyList, segments: &[String], real: PathBuf) -> Listing {
+fn list(
+    root: &Path,
+    deny: &DenyList,
+    unlisted: &Unlisted,
+    segments: &[String],
+    real: PathBuf,
+) -> Listing {
     // The same ignore files the watcher reads, one level deep: no walk of the tree.
     let walk = ignore::WalkBuilder::new(&real)
         .max_depth(Some(1))
@@ -236,6 +274,10 @@ fn list(root: &Path, deny: &DenyList, segments: &[String], real: PathBuf) -> Lis
         let mut path_segments = segments.to_vec();
         path_segments.push(name.to_owned());
         if deny.denies(&path_segments) {
+            continue;
+        }
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if unlisted.leaves_out(&root.join(path_segments.join("/")), is_dir) {
             continue;
         }
         // Symlinks are followed, and left out when they lead out of the root or to a

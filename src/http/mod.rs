@@ -144,6 +144,8 @@ pub(crate) struct Site {
     /// Canonical root folder.
     root: PathBuf,
     deny: DenyList,
+    /// What directory listings leave out (the configuration's ignore globs).
+    unlisted: files::Unlisted,
     spa: bool,
     /// Put the client's `<script>` into served HTML pages.
     inject: bool,
@@ -191,6 +193,7 @@ impl Site {
                 proxy: proxy::Proxy::new(&config.proxy, &token, config.inject)?,
             },
             deny: DenyList::new(&config.deny)?,
+            unlisted: files::Unlisted::new(&root, &config.ignore)?,
             spa: config.spa,
             inject: config.inject,
             cache: Default::default(),
@@ -608,6 +611,7 @@ impl Site {
                     &site.public_cache,
                     &safe,
                     &as_is,
+                    &site.unlisted,
                 );
                 if !matches!(outcome, Outcome::NotFound | Outcome::AddSlash) {
                     return (outcome, as_is);
@@ -620,6 +624,7 @@ impl Site {
                 &site.cache,
                 &safe,
                 &file_req,
+                &site.unlisted,
             );
             (outcome, file_req)
         })
