@@ -135,6 +135,7 @@ enum Staged {
     /// A module that cannot run (an import that does not resolve).
     Failed(Box<ModuleError>),
     /// A page whose inline module scripts had imports resolved.
+    #[cfg_attr(not(feature = "node"), allow(dead_code))]
     Page(Bytes),
 }
 
