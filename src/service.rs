@@ -134,7 +134,14 @@ impl HotService {
         {
             let hub = hub.clone();
             packages.on_prebundle_notice(move |notice| prebundled(&hub, notice));
-            packages.start_prebundle();
+            // The crawl reads modules as the browser will get them; the compiled output is
+            // cached, so the first requests for them cost a lookup.
+            let compiler = modules.clone();
+            packages.start_prebundle(Box::new(move |path, source| {
+                let output = compiler.compile(path, "", source.as_bytes()).ok()??;
+                (output.kind == crate::modules::transform::OutputKind::Js)
+                    .then(|| output.code.clone())
+            }));
         }
         let rooms_of_modules = (packages.clone(), modules.clone(), styles);
         let site = Arc::new(Site::new(

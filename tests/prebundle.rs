@@ -203,6 +203,76 @@ async fn the_pages_are_crawled_at_startup_so_the_first_load_builds_once() {
     server.stop().await;
 }
 
+/// The crawl reads `.tsx` compiled: the JSX runtime the compiled code imports
+/// (`react/jsx-dev-runtime`, named nowhere in the source) is in the first build, so loading
+/// the page adds nothing, and a restart finds that build in the cache.
+#[cfg(feature = "transform")]
+#[tokio::test]
+async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
+    let Some((_dir, root)) = project(&REACT) else {
+        return;
+    };
+    write(
+        &root,
+        "index.html",
+        "<!doctype html><div id=root></div><script type=module src=/src/main.tsx></script>",
+    );
+    write(
+        &root,
+        "src/main.tsx",
+        "import { createRoot } from 'react-dom/client';\n\
+         import App from './App.tsx';\n\
+         createRoot(document.getElementById('root')!).render(<App />);\n",
+    );
+    write(
+        &root,
+        "src/App.tsx",
+        "export default function App(): JSX.Element { return <p>app</p>; }\n",
+    );
+    let server = TestServer::start(Config::new(&root)).await;
+    let mut events = server.service.events();
+    let first = events
+        .wait_for(
+            |e| matches!(e, Event::DepsBundled { .. }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("a build");
+    let Event::DepsBundled { mut entries, .. } = first else {
+        unreachable!()
+    };
+    entries.sort();
+    assert_eq!(entries, ["react-dom_client", "react_jsx-dev-runtime"]);
+    for module in ["/src/main.tsx", "/src/App.tsx"] {
+        let code = server.get(module).await.text();
+        assert!(code.contains("/@deps/"), "{module}: {code}");
+    }
+    let again = events
+        .wait_for(
+            |e| matches!(e, Event::DepsBundled { .. }),
+            Duration::from_millis(500),
+        )
+        .await;
+    assert_eq!(again, None, "loading the page's modules added no entry");
+    server.stop().await;
+
+    // A restart: the same entries, so the build on disk is read back.
+    let server = TestServer::start(Config::new(&root)).await;
+    let mut events = server.service.events();
+    let restarted = events
+        .wait_for(
+            |e| matches!(e, Event::DepsBundled { .. }),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("a build");
+    assert!(
+        matches!(restarted, Event::DepsBundled { reused: true, .. }),
+        "{restarted:?}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_restart_with_nothing_changed_reads_the_cache_without_rebuilding() {
     let Some((_dir, root)) = project(&REACT) else {

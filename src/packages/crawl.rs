@@ -16,8 +16,9 @@ const MAX_MODULES: usize = 3000;
 const MODULE_EXTENSIONS: [&str; 8] = ["js", "mjs", "cjs", "jsx", "ts", "mts", "tsx", "cts"];
 
 impl Packages {
-    /// The entries the pages need. Blocking: reads the pages and their modules.
-    pub(super) fn crawl(&self) -> Vec<Entry> {
+    /// The entries the pages need, with each module read as `compile` makes it. Blocking:
+    /// reads the pages and their modules.
+    pub(super) fn crawl(&self, compile: &super::CrawlCompile) -> Vec<Entry> {
         let mut queue: Vec<PathBuf> = Vec::new();
         let mut inline: Vec<String> = Vec::new();
         for page in pages(&self.root) {
@@ -56,6 +57,7 @@ impl Packages {
             let Ok(code) = std::fs::read_to_string(&file) else {
                 continue;
             };
+            let code = compile(&file, &code).unwrap_or(code);
             let dir = file.parent().unwrap_or(&self.root).to_path_buf();
             self.visit(&dir, &code, &mut queue, &mut seen, &mut entries);
         }

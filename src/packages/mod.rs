@@ -353,13 +353,15 @@ impl Packages {
     }
 
     /// Crawl the pages' module graphs for the packages to pre-bundle, then build them (or
-    /// read them back from the cache): before the first page asks. Needs a tokio runtime.
+    /// read them back from the cache): before the first page asks. `compile` turns a module
+    /// the crawl reads into what the browser will get (see [`CrawlCompile`]). Needs a tokio
+    /// runtime.
     #[cfg(feature = "bundle")]
-    pub fn start_prebundle(self: &std::sync::Arc<Self>) {
+    pub fn start_prebundle(self: &std::sync::Arc<Self>, compile: Box<CrawlCompile>) {
         let packages = self.clone();
         tokio::spawn(async move {
             let crawler = packages.clone();
-            let entries = tokio::task::spawn_blocking(move || crawler.crawl())
+            let entries = tokio::task::spawn_blocking(move || crawler.crawl(&*compile))
                 .await
                 .unwrap_or_default();
             packages.prebundle.start(entries);
@@ -421,6 +423,13 @@ impl Packages {
 pub fn has_inline_modules(html: &[u8]) -> bool {
     std::str::from_utf8(html).is_ok_and(|html| !page::module_scripts(html).1.is_empty())
 }
+
+/// The compile step as the start-up crawl sees it: the JavaScript the module at `path`
+/// (with `source`) becomes, or `None` to scan it as written. Compiled JSX imports its
+/// runtime (`react/jsx-dev-runtime`), which the source never names: without this the first
+/// page load would add an entry, rebuild and reload.
+#[cfg(feature = "bundle")]
+pub type CrawlCompile = dyn Fn(&Path, &str) -> Option<String> + Send + Sync;
 
 /// A page after [`Packages::prepare_page`].
 #[cfg(feature = "node")]
