@@ -82,6 +82,13 @@ fn react_app(root: &Path) {
     );
 }
 
+/// The next pre-bundle build the server reports within `within`, if one comes.
+async fn next_build(events: &mut hotserve::Events, within: Duration) -> Option<Event> {
+    events
+        .wait_for(|e| matches!(e, Event::DepsBundled { .. }), within)
+        .await
+}
+
 /// The first URL in `code` that starts with `prefix`, up to its closing quote.
 fn url_in(code: &str, prefix: &str) -> String {
     let start = code
@@ -173,11 +180,7 @@ async fn the_pages_are_crawled_at_startup_so_the_first_load_builds_once() {
     let server = TestServer::start(Config::new(&root)).await;
     let mut events = server.service.events();
     // Nothing was requested: the crawl of index.html found both entries.
-    let first = events
-        .wait_for(
-            |e| matches!(e, Event::DepsBundled { .. }),
-            Duration::from_secs(60),
-        )
+    let first = next_build(&mut events, Duration::from_secs(60))
         .await
         .expect("a build");
     let Event::DepsBundled { entries, .. } = first else {
@@ -193,12 +196,7 @@ async fn the_pages_are_crawled_at_startup_so_the_first_load_builds_once() {
         200
     );
     // Loading the page's modules added no entry: no second build.
-    let again = events
-        .wait_for(
-            |e| matches!(e, Event::DepsBundled { .. }),
-            Duration::from_millis(500),
-        )
-        .await;
+    let again = next_build(&mut events, Duration::from_millis(500)).await;
     assert_eq!(again, None);
     server.stop().await;
 }
@@ -231,11 +229,7 @@ async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
     );
     let server = TestServer::start(Config::new(&root)).await;
     let mut events = server.service.events();
-    let first = events
-        .wait_for(
-            |e| matches!(e, Event::DepsBundled { .. }),
-            Duration::from_secs(60),
-        )
+    let first = next_build(&mut events, Duration::from_secs(60))
         .await
         .expect("a build");
     let Event::DepsBundled { mut entries, .. } = first else {
@@ -247,23 +241,14 @@ async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
         let code = server.get(module).await.text();
         assert!(code.contains("/@deps/"), "{module}: {code}");
     }
-    let again = events
-        .wait_for(
-            |e| matches!(e, Event::DepsBundled { .. }),
-            Duration::from_millis(500),
-        )
-        .await;
+    let again = next_build(&mut events, Duration::from_millis(500)).await;
     assert_eq!(again, None, "loading the page's modules added no entry");
     server.stop().await;
 
     // A restart: the same entries, so the build on disk is read back.
     let server = TestServer::start(Config::new(&root)).await;
     let mut events = server.service.events();
-    let restarted = events
-        .wait_for(
-            |e| matches!(e, Event::DepsBundled { .. }),
-            Duration::from_secs(60),
-        )
+    let restarted = next_build(&mut events, Duration::from_secs(60))
         .await
         .expect("a build");
     assert!(

@@ -113,22 +113,6 @@ fn counter(label: &str, extra: &str) -> String {
     )
 }
 
-fn text_of(tab: &mut Tab, selector: &str) -> String {
-    tab.eval(&format!(
-        "document.querySelector({selector:?})?.textContent ?? null"
-    ))
-    .as_str()
-    .unwrap_or_default()
-    .to_owned()
-}
-
-fn wait_text(tab: &mut Tab, selector: &str, text: &str) {
-    tab.wait(
-        &format!("document.querySelector({selector:?})?.textContent === {text:?}"),
-        SHORT,
-    );
-}
-
 /// Open the app, wait for it to render, and click the counter to 3.
 fn open_and_count_to_three(tab: &mut Tab, server: &InProcess) {
     tab.open(&server.url("/"));
@@ -140,7 +124,7 @@ fn open_and_count_to_three(tab: &mut Tab, server: &InProcess) {
     for _ in 0..3 {
         tab.eval("document.getElementById('count').click()");
     }
-    wait_text(tab, "#count", "count is 3");
+    tab.wait_text("#count", "count is 3");
 }
 
 fn edits_keep_state(runtime: Runtime) {
@@ -160,8 +144,8 @@ fn edits_keep_state(runtime: Runtime) {
 
     // The component's text changes in place; its state stays.
     write(&root, "src/App.tsx", counter("Edited", ""));
-    wait_text(&mut tab, "#label", "Edited");
-    assert_eq!(text_of(&mut tab, "#count"), "count is 3", "{runtime:?}");
+    tab.wait_text("#label", "Edited");
+    assert_eq!(tab.text_of("#count"), "count is 3", "{runtime:?}");
     assert_eq!(tab.load_id(), load, "{runtime:?}: an update, not a reload");
     tab.assert_clean(false);
 
@@ -172,12 +156,12 @@ fn edits_keep_state(runtime: Runtime) {
         "export default function App() { return <main>; }\n",
     );
     tab.wait("!!document.querySelector('vite-error-overlay')", SHORT);
-    assert_eq!(text_of(&mut tab, "#label"), "Edited");
+    assert_eq!(tab.text_of("#label"), "Edited");
     // The fix resumes with the state kept.
     write(&root, "src/App.tsx", counter("Fixed", ""));
-    wait_text(&mut tab, "#label", "Fixed");
+    tab.wait_text("#label", "Fixed");
     tab.wait("!document.querySelector('vite-error-overlay')", SHORT);
-    assert_eq!(text_of(&mut tab, "#count"), "count is 3", "{runtime:?}");
+    assert_eq!(tab.text_of("#count"), "count is 3", "{runtime:?}");
 
     // Another hook changes the component's signature: it remounts, without a reload.
     let with_hook = counter("Remounted", "").replace(
@@ -185,8 +169,8 @@ fn edits_keep_state(runtime: Runtime) {
         "const [count, setCount] = useState(0);\n  const [other] = useState('x');\n  void other;",
     );
     write(&root, "src/App.tsx", with_hook);
-    wait_text(&mut tab, "#label", "Remounted");
-    wait_text(&mut tab, "#count", "count is 0");
+    tab.wait_text("#label", "Remounted");
+    tab.wait_text("#count", "count is 0");
     assert_eq!(tab.load_id(), load, "{runtime:?}: a remount, not a reload");
 }
 
@@ -233,7 +217,7 @@ fn a_module_that_also_exports_a_value_goes_to_its_importers() {
         "document.getElementById('label')?.textContent === 'Second'",
         RENDER_WAIT,
     );
-    assert_eq!(text_of(&mut tab, "#count"), "count is 0");
+    assert_eq!(tab.text_of("#count"), "count is 0");
 }
 
 #[test]

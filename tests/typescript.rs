@@ -45,22 +45,6 @@ fn with_preact(root: &Path) {
     );
 }
 
-fn text_of(tab: &mut Tab, selector: &str) -> String {
-    tab.eval(&format!(
-        "document.querySelector({selector:?})?.textContent ?? null"
-    ))
-    .as_str()
-    .unwrap_or_default()
-    .to_owned()
-}
-
-fn wait_text(tab: &mut Tab, selector: &str, text: &str) {
-    tab.wait(
-        &format!("document.querySelector({selector:?})?.textContent === {text:?}"),
-        SHORT,
-    );
-}
-
 /// The text of the error overlay, or an empty string when there is none.
 fn overlay_text(tab: &mut Tab) -> String {
     tab.eval("document.querySelector('vite-error-overlay')?.shadowRoot.textContent ?? ''")
@@ -109,7 +93,7 @@ async fn a_typescript_module_with_types_an_enum_and_a_type_only_import_runs() {
     );
 
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "#app", "9px");
+    tab.wait_text("#app", "9px");
     tab.assert_clean(false);
     drop(tab);
     server.stop().await;
@@ -142,7 +126,7 @@ async fn a_tsx_component_renders_with_preacts_automatic_runtime() {
     let server = TestServer::start(Config::new(site.path())).await;
 
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "#hello", "Hello, Preact!");
+    tab.wait_text("#hello", "Hello, Preact!");
     assert_eq!(
         tab.eval("document.querySelector('#hello b').outerHTML"),
         "<b>Preact</b>"
@@ -194,7 +178,7 @@ async fn legacy_decorators_and_assigned_fields_make_a_reactive_custom_element() 
     let server = TestServer::start(Config::new(site.path())).await;
 
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "x-counter", "count 42");
+    tab.wait_text("x-counter", "count 42");
     assert_eq!(
         tab.eval("document.querySelector('x-counter').id"),
         "reactive"
@@ -235,7 +219,7 @@ async fn a_broken_tsx_save_shows_the_overlay_and_the_next_good_save_clears_it() 
     ]);
     let server = TestServer::start(Config::new(site.path())).await;
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "#label", "first");
+    tab.wait_text("#label", "first");
     tab.wait_connected(1);
     let load = tab.load_id();
 
@@ -251,10 +235,10 @@ async fn a_broken_tsx_save_shows_the_overlay_and_the_next_good_save_clears_it() 
     assert!(overlay.contains("[plugin:oxc]"), "{overlay}");
     assert!(overlay.contains("2 | export const Label"), "{overlay}");
     // The page keeps running the last good version meanwhile.
-    assert_eq!(text_of(&mut tab, "#label"), "first");
+    assert_eq!(tab.text_of("#label"), "first");
 
     write(site.path(), "src/label.tsx", component("second"));
-    wait_text(&mut tab, "#label", "second");
+    tab.wait_text("#label", "second");
     tab.wait("!document.querySelector('vite-error-overlay')", SHORT);
     assert_eq!(
         tab.load_id(),
@@ -365,12 +349,12 @@ async fn an_embedders_transform_joins_hot_updates_and_reports_errors_to_the_over
     let config = Config::new(site.path()).transform(["txt"], text_module);
     let server = TestServer::start(config).await;
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "#app", "hello");
+    tab.wait_text("#app", "hello");
     tab.wait_connected(1);
     let load = tab.load_id();
 
     write(site.path(), "note.txt", "updated");
-    wait_text(&mut tab, "#app", "updated");
+    tab.wait_text("#app", "updated");
     assert_eq!(tab.load_id(), load, "a hot update, not a reload");
 
     write(site.path(), "note.txt", "fine\nERROR here\n");
@@ -382,10 +366,10 @@ async fn an_embedders_transform_joins_hot_updates_and_reports_errors_to_the_over
     );
     assert!(overlay.contains("/note.txt:2:1"), "{overlay}");
     assert!(overlay.contains("2 | ERROR here"), "{overlay}");
-    assert_eq!(text_of(&mut tab, "#app"), "updated");
+    assert_eq!(tab.text_of("#app"), "updated");
 
     write(site.path(), "note.txt", "recovered");
-    wait_text(&mut tab, "#app", "recovered");
+    tab.wait_text("#app", "recovered");
     tab.wait("!document.querySelector('vite-error-overlay')", SHORT);
     assert_eq!(tab.load_id(), load);
     drop(tab);
@@ -465,7 +449,7 @@ async fn imports_resolve_the_way_typescripts_bundler_mode_does() {
     assert!(imports(&widget, "/src/counter.ts"), "{widget}");
 
     tab.open(&format!("http://{}/", server.addr));
-    wait_text(&mut tab, "#app", "<b>V1</b> a1 M");
+    tab.wait_text("#app", "<b>V1</b> a1 M");
     tab.assert_clean(false);
     drop(tab);
     server.stop().await;

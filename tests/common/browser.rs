@@ -249,6 +249,24 @@ impl Tab {
         assert!(bad.is_empty(), "console errors: {bad:#?}");
     }
 
+    /// The text of the first element matching `selector`, or `""` when there is none.
+    pub fn text_of(&mut self, selector: &str) -> String {
+        self.eval(&format!(
+            "document.querySelector({selector:?})?.textContent ?? null"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Wait (10 s) until the first element matching `selector` has exactly `text`.
+    pub fn wait_text(&mut self, selector: &str, text: &str) {
+        self.wait(
+            &format!("document.querySelector({selector:?})?.textContent === {text:?}"),
+            Duration::from_secs(10),
+        );
+    }
+
     pub fn load_id(&mut self) -> Value {
         self.eval("window.__loadId")
     }
