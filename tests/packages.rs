@@ -18,44 +18,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
 
-/// `tests/js/node_modules`, or `None` (after a note) when the tests must be skipped.
-fn installed() -> Option<PathBuf> {
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules");
-    if modules.join("lit/package.json").is_file() {
-        return Some(modules);
-    }
-    let required = std::env::var("HOTSERVE_REQUIRE_JS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "HOTSERVE_REQUIRE_JS=1 but {} lacks the pinned packages: run `npm ci --prefix tests/js`",
-        modules.display()
-    );
-    eprintln!("skipping package test: run `npm ci --prefix tests/js` to enable it");
-    None
-}
-
 /// A project folder whose `node_modules` holds copies of these pinned packages, with a
-/// lockfile (so package files get a version), or `None` when the packages are missing.
+/// lockfile (so package files get a version) and a `#util` package import, or `None` when
+/// the packages are missing.
 fn project(packages: &[&str]) -> Option<(TempDir, PathBuf)> {
-    let modules = installed()?;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    for package in packages {
-        common::copy_dir(
-            &modules.join(package),
-            &root.join("node_modules").join(package),
-        );
-    }
-    write(
-        &root,
-        "package-lock.json",
-        r#"{"lockfileVersion": 3, "packages": {}}"#,
-    );
-    write(
-        &root,
-        "package.json",
+    let (dir, root) = common::npm::project(
+        packages,
         r##"{"name": "app", "type": "module", "imports": {"#util": "./src/util.js"}}"##,
-    );
+    )?;
     write(&root, "src/util.js", "export const util = 'util';\n");
     Some((dir, root))
 }
@@ -307,7 +277,7 @@ async fn a_commonjs_package_gets_a_message_naming_it() {
 /// `base/app` (the root, whose `node_modules/shared` links to `base/shared`), `base/shared`
 /// (a workspace package with secrets beside its code), and `base/secret.txt`.
 fn workspace() -> Option<(TempDir, PathBuf, PathBuf)> {
-    installed()?;
+    common::npm::installed("lit")?;
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().canonicalize().unwrap();
     let root = base.join("app");

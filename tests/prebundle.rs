@@ -18,46 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 
-/// `tests/js/node_modules`, or `None` (after a note) when the tests must be skipped.
-fn installed() -> Option<PathBuf> {
-    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/node_modules");
-    if modules.join("react-dom/package.json").is_file() {
-        return Some(modules);
-    }
-    let required = std::env::var("HOTSERVE_REQUIRE_JS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "HOTSERVE_REQUIRE_JS=1 but {} lacks the pinned packages: run `npm ci --prefix tests/js`",
-        modules.display()
-    );
-    eprintln!("skipping pre-bundle test: run `npm ci --prefix tests/js` to enable it");
-    None
-}
-
 const REACT: [&str; 3] = ["react", "react-dom", "scheduler"];
 
 /// A project whose `node_modules` holds copies of these pinned packages, with a lockfile.
 fn project(packages: &[&str]) -> Option<(TempDir, PathBuf)> {
-    let modules = installed()?;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().canonicalize().unwrap();
-    for package in packages {
-        common::copy_dir(
-            &modules.join(package),
-            &root.join("node_modules").join(package),
-        );
-    }
-    write(
-        &root,
-        "package-lock.json",
-        r#"{"lockfileVersion": 3, "packages": {}}"#,
-    );
-    write(
-        &root,
-        "package.json",
-        r#"{"name": "app", "type": "module"}"#,
-    );
-    Some((dir, root))
+    common::npm::project(packages, r#"{"name": "app", "type": "module"}"#)
 }
 
 /// The counter app: plain JS, `React.createElement`, `useState` by named import, and

@@ -4,6 +4,7 @@
 
 pub mod blocking;
 pub mod browser;
+pub mod npm;
 
 use hotserve::{Config, Server};
 use std::collections::HashMap;
