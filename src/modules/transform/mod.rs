@@ -95,8 +95,9 @@ impl Pipeline {
                 .tsconfigs
                 .options_for(path)
                 .map_err(|err| err.located(path, "tsconfig", ""))?;
-            let refresh = self
-                .refresh_runtime()
+            let refresh = refresh::is_component_file(path)
+                .then(|| self.refresh_runtime())
+                .flatten()
                 .filter(|runtime| runtime.applies_to(path, &options.jsx));
             options.refresh = refresh.is_some();
             let key = Key::of(&(path, &options), source);

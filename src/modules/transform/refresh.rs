@@ -99,11 +99,6 @@ impl Runtime {
     /// `.tsx` file of the application (package code is never refreshed) whose JSX is this
     /// runtime's library.
     pub(crate) fn applies_to(&self, path: &Path, jsx: &Jsx) -> bool {
-        let jsx_file = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("jsx") || e.eq_ignore_ascii_case("tsx"));
-        let in_packages = path.components().any(|c| c.as_os_str() == "node_modules");
         let library = match self {
             Runtime::PluginReact { .. } | Runtime::ReactRefresh => "react",
             Runtime::Prefresh => "preact",
@@ -116,8 +111,19 @@ impl Runtime {
                 _ => factory.starts_with("React."),
             },
         };
-        jsx_file && !in_packages && same_library
+        is_component_file(path) && same_library
     }
+}
+
+/// Whether the file at `path` can hold components a runtime refreshes: a `.jsx` or `.tsx`
+/// file of the application (package code is never refreshed). Checked before
+/// [`Runtime::detect`], so other modules cost no file-system lookups.
+pub(crate) fn is_component_file(path: &Path) -> bool {
+    let jsx_file = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsx") || e.eq_ignore_ascii_case("tsx"));
+    jsx_file && !path.components().any(|c| c.as_os_str() == "node_modules")
 }
 
 /// React's runtime module: imports the runtime from [`PLACEHOLDER`].
