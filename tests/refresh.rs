@@ -256,3 +256,43 @@ fn pages_load_the_runtime_before_react_and_projects_without_one_get_no_tag() {
     assert_eq!(server.get("/@react-refresh").status, 404);
     assert!(!server.get("/src/App.tsx").text().contains("$RefreshReg$"));
 }
+
+#[test]
+fn the_runtime_routes_serve_one_path_each_and_hostile_pages_still_load() {
+    let Some(dir) = project(Runtime::PluginReact) else {
+        return;
+    };
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::write(root.join(".env"), "SECRET=1").unwrap();
+    // Inline module scripts that never close, close in a string, or are not UTF-8: the page
+    // is served (as written where nothing can be resolved), never a crash or a hang.
+    write(&root, "open.html", "<script type=module>import 'react';");
+    write(
+        &root,
+        "quote.html",
+        "<script type=module>const s = '</script>';</script>",
+    );
+    std::fs::write(
+        root.join("bytes.html"),
+        b"<script type=module>\xff\xfe</script>",
+    )
+    .unwrap();
+    let server = InProcess::start(Config::new(&root));
+    for page in ["/open.html", "/quote.html", "/bytes.html"] {
+        assert_eq!(server.get(page).status, 200, "{page}");
+    }
+    // Only the exact runtime URLs are special; anything under them is an ordinary path and
+    // gets the root's checks.
+    for path in [
+        "/@react-refresh/../.env",
+        "/@react-refresh/%2e%2e/.env",
+        "/@react-refresh%2F..%2F.env",
+        "/@prefresh/../../.env",
+    ] {
+        let reply = server.get(path);
+        assert_ne!(reply.status, 200, "{path}");
+        assert!(!reply.text().contains("SECRET"), "{path}");
+    }
+    // No Prefresh installed here: its route answers 404.
+    assert_eq!(server.get("/@prefresh").status, 404);
+}
