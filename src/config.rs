@@ -28,6 +28,7 @@ pub struct Config {
     pub(crate) debounce: Duration,
     pub(crate) ignore: Vec<String>,
     pub(crate) reload_on: Vec<String>,
+    pub(crate) unbundled: Vec<String>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::TlsConfig>,
     #[cfg(feature = "proxy")]
@@ -66,6 +67,7 @@ impl Config {
             debounce: Duration::from_millis(2),
             ignore: Vec::new(),
             reload_on: Vec::new(),
+            unbundled: Vec::new(),
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "proxy")]
@@ -232,6 +234,15 @@ impl Config {
     /// Defaults to none.
     pub fn reload_on(mut self, glob: impl Into<String>) -> Self {
         self.reload_on.push(glob.into());
+        self
+    }
+
+    /// Serve the installed ES package `package` (`lit`, `@scope/name`) file by file instead of
+    /// pre-bundling it with the others: Vite's `optimizeDeps.exclude`, for stepping through a
+    /// dependency's own files. CommonJS packages are bundled regardless (a browser cannot load
+    /// them). Has an effect with the `bundle` feature only. Defaults to none.
+    pub fn exclude_from_prebundle(mut self, package: impl Into<String>) -> Self {
+        self.unbundled.push(package.into());
         self
     }
 

@@ -68,8 +68,8 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         data: Option<Value>,
     },
-    /// Dependencies were pre-bundled for the `/@deps/` route (CommonJS packages and ES
-    /// packages of many files), by rolldown or read back from the cache on disk.
+    /// Dependencies were pre-bundled for the `/@deps/` route (the installed packages the
+    /// application imports by bare name), by rolldown or read back from the cache on disk.
     DepsBundled {
         /// The bundled imports, by chunk name (`react`, `react-dom_client`).
         entries: Vec<String>,

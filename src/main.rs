@@ -45,6 +45,11 @@ struct Args {
     #[arg(long, value_name = "GLOB")]
     deny: Vec<String>,
 
+    /// Serve this installed ES package file by file instead of pre-bundling it (repeatable):
+    /// Vite's optimizeDeps.exclude.
+    #[arg(long, value_name = "PACKAGE")]
+    exclude_dep: Vec<String>,
+
     /// Do not put the HMR client's <script> into served HTML pages.
     #[arg(long)]
     no_inject: bool,
@@ -177,6 +182,9 @@ async fn run(args: Args, started: Instant) -> ExitCode {
     }
     for glob in &args.reload_on {
         config = config.reload_on(glob);
+    }
+    for package in &args.exclude_dep {
+        config = config.exclude_from_prebundle(package);
     }
     config = config.mode(&args.mode);
     match (&args.cert, &args.key) {

@@ -129,7 +129,7 @@ impl HotService {
             plan: plan.clone(),
             hub: hub.clone(),
         });
-        let packages = Arc::new(Packages::new(&root));
+        let packages = Arc::new(Packages::new(&root, config.unbundled.clone()));
         #[cfg(feature = "bundle")]
         {
             let hub = hub.clone();

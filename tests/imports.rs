@@ -91,7 +91,13 @@ fn site() -> TempDir {
     write(
         root,
         "card.module.css",
-        ".card { color: rgb(0, 128, 0); }\n.big-card { composes: card; font-size: 2em; }\n",
+        ".card { color: rgb(0, 128, 0); }\n\
+         .big-card { composes: card; composes: frame from './base.module.css'; font-size: 2em; }\n",
+    );
+    write(
+        root,
+        "base.module.css",
+        ".frame { border-top: 3px solid rgb(1, 2, 3); }\n",
     );
     write(
         root,
@@ -211,9 +217,12 @@ fn assets_raw_inline_url_and_css_modules_give_what_vite_gives() {
     let card = imports["card"].as_str().expect("a named export for .card");
     assert!(card.ends_with("_card") && card != "card", "{card}");
     let big = imports["classes"]["big-card"].as_str().unwrap();
+    let classes: Vec<&str> = big.split(' ').collect();
+    assert_eq!(classes.len(), 3, "{big}");
+    assert_eq!(classes[1], card, "composes adds the composed class: {big}");
     assert!(
-        big.ends_with(&format!(" {card}")),
-        "composes adds the composed class: {big}"
+        classes[2].ends_with("_frame") && classes[2] != "frame",
+        "composes from another file adds its scoped class: {big}"
     );
     assert_eq!(imports["classes"]["card"], json!(card));
     // The scoped stylesheet is on the page: an element with the class gets its color.
@@ -221,6 +230,14 @@ fn assets_raw_inline_url_and_css_modules_give_what_vite_gives() {
         "(() => {{ const el = document.createElement('p'); el.id = 'scoped'; el.className = {card:?}; document.body.append(el); }})()"
     ));
     assert_eq!(tab.eval(&color_of("#scoped")), json!("rgb(0, 128, 0)"));
+    // The composed file's stylesheet is on the page too.
+    tab.eval(&format!(
+        "(() => {{ const el = document.createElement('p'); el.id = 'big'; el.className = {big:?}; document.body.append(el); }})()"
+    ));
+    assert_eq!(
+        tab.eval("getComputedStyle(document.getElementById('big')).borderTopColor"),
+        json!("rgb(1, 2, 3)")
+    );
     tab.assert_clean(false);
 }
 

@@ -1,8 +1,9 @@
 //! Dependency pre-bundling with rolldown, with the real packages pinned in
-//! `tests/js/package-lock.json` (react, react-dom, scheduler, object-assign, lodash-es):
+//! `tests/js/package-lock.json` (react, react-dom, scheduler, object-assign, lit):
 //! CommonJS packages served as ES modules at `/@deps/`, one React for react-dom and the
-//! application, named imports from CommonJS, the cache on disk across restarts and its
-//! rebuild after a lockfile change, errors, and the route's refusals.
+//! application, named imports from CommonJS, ES packages bundled with the stylesheets they
+//! import left to the server, the cache on disk across restarts and its rebuild after a
+//! lockfile change, errors, and the route's refusals.
 //!
 //! Set up with `npm ci --prefix tests/js`. Without `tests/js/node_modules` the tests are
 //! skipped with a note, unless `HOTSERVE_REQUIRE_JS=1` (CI), which makes that a failure.
@@ -167,8 +168,10 @@ async fn the_pages_are_crawled_at_startup_so_the_first_load_builds_once() {
 }
 
 /// The crawl reads `.tsx` compiled: the JSX runtime the compiled code imports
-/// (`react/jsx-dev-runtime`, named nowhere in the source) is in the first build, so loading
-/// the page adds nothing, and a restart finds that build in the cache.
+/// (`react/jsx-dev-runtime`, named nowhere in the source) is in the first build. It follows
+/// imports as the request path resolves them (`./App` finds `App.tsx`), so `react`, which
+/// only `App.tsx` imports, is there too. Loading the page adds nothing, and a restart finds
+/// that build in the cache.
 #[cfg(feature = "transform")]
 #[tokio::test]
 async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
@@ -184,13 +187,14 @@ async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
         &root,
         "src/main.tsx",
         "import { createRoot } from 'react-dom/client';\n\
-         import App from './App.tsx';\n\
+         import App from './App';\n\
          createRoot(document.getElementById('root')!).render(<App />);\n",
     );
     write(
         &root,
         "src/App.tsx",
-        "export default function App(): JSX.Element { return <p>app</p>; }\n",
+        "import { useState } from 'react';\n\
+         export default function App(): JSX.Element { const [n] = useState(1); return <p>app {n}</p>; }\n",
     );
     let server = TestServer::start(Config::new(&root)).await;
     let mut events = server.service.events();
@@ -201,7 +205,10 @@ async fn the_crawl_sees_the_jsx_runtime_that_compiled_tsx_imports() {
         unreachable!()
     };
     entries.sort();
-    assert_eq!(entries, ["react-dom_client", "react_jsx-dev-runtime"]);
+    assert_eq!(
+        entries,
+        ["react", "react-dom_client", "react_jsx-dev-runtime"]
+    );
     for module in ["/src/main.tsx", "/src/App.tsx"] {
         let code = server.get(module).await.text();
         assert!(code.contains("/@deps/"), "{module}: {code}");
@@ -481,5 +488,76 @@ fn named_and_default_imports_from_commonjs_packages_follow_es_module_interop() {
     tab.open(&running.url("/"));
     let result = tab.wait("window.result", RENDER_WAIT);
     assert_eq!(result, "2,hi x,Y,3,8,5,2,Z,hi w");
+    tab.assert_clean(false);
+}
+
+#[test]
+fn es_packages_are_bundled_and_the_stylesheets_and_assets_they_import_stay_the_servers() {
+    let Some((_dir, root)) = project(&["lit", "lit-html", "lit-element", "@lit/reactive-element"])
+    else {
+        return;
+    };
+    // A component library that imports its own stylesheet and an icon, as many do.
+    write(
+        &root,
+        "node_modules/ui/package.json",
+        r#"{"name": "ui", "version": "1.0.0", "type": "module", "exports": "./index.js"}"#,
+    );
+    write(
+        &root,
+        "node_modules/ui/index.js",
+        "import './button.css';\nimport icon from './icon.svg';\nexport { icon };\nexport const label = 'ui';\n",
+    );
+    write(
+        &root,
+        "node_modules/ui/button.css",
+        ".ui-button { color: rgb(4, 5, 6); }\n",
+    );
+    write(
+        &root,
+        "node_modules/ui/icon.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    );
+    write(
+        &root,
+        "index.html",
+        "<!doctype html><link rel=icon href=\"data:,\"><button id=b class=ui-button>b</button>\
+         <script type=module src=/main.js></script>",
+    );
+    write(
+        &root,
+        "main.js",
+        "import { LitElement } from 'lit';\nimport { icon, label } from 'ui';\n\
+         window.result = [typeof LitElement, label, icon].join(',');\n",
+    );
+    let running = InProcess::start(Config::new(&root));
+    let main = running.get("/main.js").text();
+    url_in(&main, "/@deps/lit.js?v=");
+    let ui = running.get(&url_in(&main, "/@deps/ui.js?v=")).text();
+    // The stylesheet and the icon are the server's, with the dependency version.
+    let css = url_in(&ui, "/node_modules/ui/button.css?import&v=");
+    let style = running.get(&css);
+    assert_eq!(
+        style.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(style.text().contains("rgb(4, 5, 6)"), "{}", style.text());
+    url_in(&ui, "/node_modules/ui/icon.svg?import&v=");
+
+    let Some(mut tab) = browser() else {
+        return;
+    };
+    tab.open(&running.url("/"));
+    let result = tab.wait("window.result", RENDER_WAIT);
+    assert_eq!(result, "function,ui,/node_modules/ui/icon.svg");
+    assert_eq!(
+        tab.eval("getComputedStyle(document.getElementById('b')).color"),
+        "rgb(4, 5, 6)"
+    );
+    // lit is one chunk (or a few), not its 18 files in four levels.
+    let files = tab.eval(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('/node_modules/lit')).length",
+    );
+    assert_eq!(files, 0, "lit's own files were requested");
     tab.assert_clean(false);
 }

@@ -72,6 +72,13 @@ fn extension(path: &str) -> String {
     }
 }
 
+/// Whether a module importing `path` (no query) gets one of the [`Wrap`]s: a file with an
+/// extension that is not JavaScript's (stylesheets, JSON, assets).
+pub(crate) fn served_as_wrapper(path: &str) -> bool {
+    let ext = extension(path);
+    !ext.is_empty() && !is_js_like(&ext)
+}
+
 /// Extensions a browser (or, later, a transform) runs as JavaScript: never wrapped.
 fn is_js_like(ext: &str) -> bool {
     matches!(
@@ -157,8 +164,7 @@ pub(crate) fn mark_import(specifier: &str) -> Option<String> {
         Some((path, query)) => (path, Some(query)),
         None => (path_query, None),
     };
-    let ext = extension(path);
-    if ext.is_empty() || is_js_like(&ext) || flags(query).import {
+    if !served_as_wrapper(path) || flags(query).import {
         return None;
     }
     let rest = query.map_or(String::new(), |q| format!("&{q}"));
@@ -343,8 +349,11 @@ pub(crate) struct BadCss {
 /// at `url` with lightningcss (the names become `<hash>_<name>`, the hash derived from the
 /// URL, so they are stable across edits and distinct across files), and renders the
 /// exports Vite gives a CSS module: a default export mapping each original name to its
-/// scoped classes (with `composes` resolved within the file), plus a named export for each
-/// name that can be a binding.
+/// scoped classes, plus a named export for each name that can be a binding.
+///
+/// `composes: a b from './base.module.css'` imports that module (which puts its stylesheet
+/// on the page first, and hot-swaps on its own) and appends its scoped names for `a` and
+/// `b`; `composes` within the file and `from global` are resolved here.
 #[cfg(feature = "css-modules")]
 pub(crate) fn scope_css_module(url: &str, css: &str) -> Result<ScopedCss, BadCss> {
     use lightningcss::css_modules::{Config, CssModuleReference};
@@ -363,34 +372,61 @@ pub(crate) fn scope_css_module(url: &str, css: &str) -> Result<ScopedCss, BadCss
     let printed = sheet
         .to_css(PrinterOptions::default())
         .map_err(|e| bad(e.kind.to_string(), e.loc))?;
-    let mut names: Vec<(String, String)> = printed
-        .exports
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, export)| {
-            let mut classes = vec![export.name];
-            for composed in export.composes {
-                match composed {
-                    CssModuleReference::Local { name } | CssModuleReference::Global { name } => {
-                        classes.push(name)
-                    }
-                    // `composes: a from './other.module.css'` would need that file's
-                    // scoped names; its class is left out rather than guessed.
-                    CssModuleReference::Dependency { .. } => {}
+    // Each export's classes as a JavaScript expression: string literals, and property
+    // reads of the modules `composes … from` imports.
+    let mut imports: Vec<String> = Vec::new();
+    let mut names: Vec<(String, String)> = Vec::new();
+    for (name, export) in printed.exports.unwrap_or_default() {
+        let mut local = vec![export.name];
+        let mut composed_from = Vec::new();
+        for composed in export.composes {
+            match composed {
+                CssModuleReference::Local { name } | CssModuleReference::Global { name } => {
+                    local.push(name)
+                }
+                CssModuleReference::Dependency { name, specifier } => {
+                    let Some(marked) = mark_import(&specifier) else {
+                        return Err(BadCss {
+                            message: format!(
+                                "`composes: {name} from \"{specifier}\"`: only a relative or \
+                                 root-relative path to another CSS module can be composed from"
+                            ),
+                            loc: None,
+                        });
+                    };
+                    let index = match imports.iter().position(|i| *i == marked) {
+                        Some(index) => index,
+                        None => {
+                            imports.push(marked);
+                            imports.len() - 1
+                        }
+                    };
+                    composed_from.push(format!("__hs_composes{index}[{}]", js_string(&name)));
                 }
             }
-            (name, classes.join(" "))
-        })
-        .collect();
+        }
+        let mut expression = js_string(&local.join(" "));
+        for read in composed_from {
+            let _ = write!(expression, " + \" \" + {read}");
+        }
+        names.push((name, expression));
+    }
     names.sort();
     let mut exports = String::new();
+    for (index, specifier) in imports.iter().enumerate() {
+        let _ = writeln!(
+            exports,
+            "import __hs_composes{index} from {};",
+            js_string(specifier)
+        );
+    }
     for (name, classes) in names.iter().filter(|(n, _)| is_binding_name(n)) {
-        let _ = writeln!(exports, "export const {name} = {};", js_string(classes));
+        let _ = writeln!(exports, "export const {name} = {classes};");
     }
     exports.push_str("export default {");
     for (i, (name, classes)) in names.iter().enumerate() {
         let sep = if i == 0 { "" } else { ", " };
-        let _ = write!(exports, "{sep}{}: {}", js_string(name), js_string(classes));
+        let _ = write!(exports, "{sep}{}: {classes}", js_string(name));
     }
     exports.push_str("};\n");
     Ok(ScopedCss {
@@ -640,6 +676,41 @@ mod tests {
         );
         let other = scope_css_module("/src/Other.module.css", ".title{}").unwrap();
         assert!(!other.css.contains(title), "another file gets other names");
+    }
+
+    #[cfg(feature = "css-modules")]
+    #[test]
+    fn composes_from_another_css_module_imports_it_and_reads_its_names() {
+        let scoped = scope_css_module(
+            "/src/Button.module.css",
+            ".button { composes: base round from './base.module.css'; composes: x from '/y.module.css' }\n\
+             .link { composes: base from './base.module.css'; }\n",
+        )
+        .unwrap();
+        let exports = &scoped.exports;
+        assert!(
+            exports.contains("import __hs_composes0 from \"./base.module.css?import\";\n"),
+            "{exports}"
+        );
+        assert!(
+            exports.contains("import __hs_composes1 from \"/y.module.css?import\";\n"),
+            "{exports}"
+        );
+        assert_eq!(exports.matches("import ").count(), 2, "one import per file");
+        assert!(
+            exports.contains(
+                "_button\" + \" \" + __hs_composes0[\"base\"] + \" \" + __hs_composes0[\"round\"] \
+                 + \" \" + __hs_composes1[\"x\"];"
+            ),
+            "{exports}"
+        );
+        let bare = scope_css_module("/a.module.css", ".a { composes: b from 'pkg/b.css' }");
+        assert!(
+            bare.unwrap_err()
+                .message
+                .contains("composes: b from \"pkg/b.css\""),
+            "a specifier the browser cannot follow is named, not dropped"
+        );
     }
 
     #[cfg(feature = "css-modules")]

@@ -20,14 +20,18 @@ impl Packages {
     /// reads the pages and their modules.
     pub(super) fn crawl(&self, compile: &super::CrawlCompile) -> Vec<Entry> {
         let mut queue: Vec<PathBuf> = Vec::new();
-        let mut inline: Vec<String> = Vec::new();
+        // Inline module code, with the page it sits in (its importer).
+        let mut inline: Vec<(PathBuf, String)> = Vec::new();
         for page in pages(&self.root) {
             let Ok(html) = std::fs::read_to_string(&page) else {
                 continue;
             };
             let dir = page.parent().unwrap_or(&self.root).to_path_buf();
             let (sources, code) = module_scripts(&html);
-            inline.extend(code.into_iter().map(|range| html[range].to_owned()));
+            inline.extend(
+                code.into_iter()
+                    .map(|range| (page.clone(), html[range].to_owned())),
+            );
             for src in sources {
                 if let Some(file) = self.local_file(&dir, &src) {
                     queue.push(file);
@@ -37,18 +41,12 @@ impl Packages {
         // Pages get the Fast Refresh runtime first: its package belongs in the first build.
         #[cfg(feature = "transform")]
         if let Some(runtime) = crate::modules::transform::refresh::Runtime::detect(&self.root) {
-            inline.push(runtime.source());
+            inline.push((self.root.join("index.html"), runtime.source()));
         }
         let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
         let mut seen: HashSet<PathBuf> = queue.iter().cloned().collect();
-        for code in &inline {
-            self.visit(
-                &self.root.clone(),
-                code,
-                &mut queue,
-                &mut seen,
-                &mut entries,
-            );
+        for (page, code) in &inline {
+            self.visit(page, code, &mut queue, &mut seen, &mut entries);
         }
         while let Some(file) = queue.pop() {
             if seen.len() > MAX_MODULES {
@@ -58,21 +56,25 @@ impl Packages {
                 continue;
             };
             let code = compile(&file, &code).unwrap_or(code);
-            let dir = file.parent().unwrap_or(&self.root).to_path_buf();
-            self.visit(&dir, &code, &mut queue, &mut seen, &mut entries);
+            self.visit(&file, &code, &mut queue, &mut seen, &mut entries);
         }
         entries.into_values().collect()
     }
 
-    /// One module: bare imports that need bundling become entries, other modules are queued.
+    /// One module (or a page's inline module) at `importer`: bare imports that need bundling
+    /// become entries, other modules are queued. Application code resolves as the request
+    /// path does (bundler mode: `./App` finds `App.tsx`, tsconfig `paths`), package code
+    /// with the Node algorithm.
     fn visit(
         &self,
-        dir: &Path,
+        importer: &Path,
         code: &str,
         queue: &mut Vec<PathBuf>,
         seen: &mut HashSet<PathBuf>,
         entries: &mut BTreeMap<PathBuf, Entry>,
     ) {
+        let dir = importer.parent().unwrap_or(&self.root);
+        let application = importer.starts_with(&self.root) && !url::is_installed_package(importer);
         let scanned = crate::modules::scan(code);
         for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
             let value = spec.value.split(['?', '#']).next().unwrap_or_default();
@@ -80,7 +82,12 @@ impl Packages {
                 url::SpecifierKind::Url => continue,
                 url::SpecifierKind::Absolute => self.local_file(&self.root, value),
                 url::SpecifierKind::Relative | url::SpecifierKind::Bare => {
-                    match self.resolver.resolve(dir, value) {
+                    let resolved = if application {
+                        self.resolver.resolve_app(importer, value)
+                    } else {
+                        self.resolver.resolve(dir, value)
+                    };
+                    match resolved {
                         Ok(resolver::Resolved::File { path, .. }) => Some(path),
                         _ => None,
                     }

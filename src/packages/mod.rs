@@ -39,14 +39,17 @@ use version::Stamp;
 /// Package resolution and versioning for one served root.
 pub(crate) struct Packages {
     root: PathBuf,
-    allow: allow::AllowList,
+    allow: std::sync::Arc<allow::AllowList>,
     markers: Vec<PathBuf>,
     state: RwLock<State>,
     #[cfg(feature = "node")]
     resolver: resolver::NodeResolver,
-    /// CommonJS and many-file packages bundled by rolldown, served at `/@deps/`.
+    /// Installed packages imported by bare name, bundled by rolldown, served at `/@deps/`.
     #[cfg(feature = "bundle")]
     prebundle: std::sync::Arc<prebundle::Prebundle>,
+    /// ES packages served file by file all the same ([`crate::Config::exclude_from_prebundle`]).
+    #[cfg_attr(not(feature = "bundle"), allow(dead_code))]
+    unbundled: Vec<String>,
 }
 
 impl std::fmt::Debug for Packages {
@@ -127,23 +130,29 @@ impl ModuleError {
 
 impl Packages {
     /// Packages for the canonical `root`. Reads the lockfiles once (blocking).
-    pub fn new(root: &Path) -> Self {
+    pub fn new(root: &Path, unbundled: Vec<String>) -> Self {
         let markers = version::marker_files(root);
         let state = State {
             stamp: Stamp::take(&markers),
             version: version::version_of(&markers),
         };
+        let allow = std::sync::Arc::new(allow::AllowList::default());
         #[cfg(feature = "bundle")]
-        let prebundle = std::sync::Arc::new(prebundle::Prebundle::new(root, state.version.clone()));
+        let prebundle = std::sync::Arc::new(prebundle::Prebundle::new(
+            root,
+            state.version.clone(),
+            allow.clone(),
+        ));
         Packages {
             root: root.to_path_buf(),
-            allow: allow::AllowList::default(),
+            allow,
             markers,
             state: RwLock::new(state),
             #[cfg(feature = "node")]
             resolver: resolver::NodeResolver::new(),
             #[cfg(feature = "bundle")]
             prebundle,
+            unbundled,
         }
     }
 
@@ -330,10 +339,11 @@ impl Packages {
     }
 
     /// The pre-bundle entry for the installed package file `file` imported as `spec`, when
-    /// it needs one (CommonJS, or an ES package of many files). Blocking: reads it once.
+    /// it needs one (see [`prebundle::kind_of_file`]). An import with a query
+    /// (`pkg/x.js?raw`) asks for the file itself. Blocking: reads it once.
     #[cfg(feature = "bundle")]
     fn bundle_entry(&self, file: &Path, spec: &str) -> Option<prebundle::Entry> {
-        if !url::is_installed_package(file) {
+        if !url::is_installed_package(file) || query_of(spec).is_some() {
             return None;
         }
         let kind = match self.prebundle.known_kind(file) {
@@ -344,6 +354,14 @@ impl Packages {
                 kind
             }
         }?;
+        if kind == prebundle::EntryKind::Esm
+            && self
+                .unbundled
+                .iter()
+                .any(|p| *p == prebundle::package_name(file))
+        {
+            return None;
+        }
         Some(prebundle::Entry {
             name: prebundle::entry_name(spec),
             file: file.to_path_buf(),

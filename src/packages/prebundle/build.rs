@@ -5,12 +5,28 @@
 //! of React would break hooks. The options are those of Vite's dependency optimizer:
 //! browser platform, ES output, `process.env.NODE_ENV` defined as `"development"`, Vite's
 //! dev conditions.
+//!
+//! Stylesheets and assets that bundled modules import (`import './button.css'` in a
+//! component library) are not bundled: they stay imports of the URL the server answers
+//! with its own wrappers (`/node_modules/ui/button.css?import&v=…`), as Vite's optimizer
+//! leaves them to Vite, so a package's CSS reaches the page and nothing is silently dropped.
 
 use rolldown::{
     Bundler, BundlerOptions, ChunkFilenamesOutputOption, InputItem, OutputFormat, Platform,
     ResolveOptions,
 };
+use rolldown_common::ResolvedExternal;
+use rolldown_plugin::{
+    HookResolveIdArgs, HookResolveIdOutput, HookResolveIdReturn, HookUsage, Plugin, PluginContext,
+    PluginContextResolveOptions,
+};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The URL the server answers for a non-JavaScript file (`file`, with the import's
+/// `?query` if any) imported by bundled code; `None` when it may not be served.
+pub(crate) type ServedUrl = dyn Fn(&Path, &str) -> Option<String> + Send + Sync;
 
 /// One entry: the chunk `name` (`name.js`) bundles `file`.
 #[derive(Clone, Debug)]
@@ -29,7 +45,11 @@ pub(crate) struct Output {
 /// own, so the caller needs none, and a server shutting down its runtime never waits on a
 /// build whose tasks that runtime would no longer run. The error is one line per problem,
 /// naming the files rolldown named.
-pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
+pub(crate) fn bundle(
+    cwd: &Path,
+    inputs: &[Input],
+    served_url: Arc<ServedUrl>,
+) -> Result<Output, String> {
     let strings = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let options = BundlerOptions {
         input: Some(
@@ -73,7 +93,10 @@ pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
         }),
         ..BundlerOptions::default()
     };
-    let mut bundler = Bundler::new(options).map_err(|errors| describe(errors.into_vec()))?;
+    let plugins: Vec<rolldown_plugin::__inner::SharedPluginable> =
+        vec![Arc::new(ServedByTheServer { served_url })];
+    let mut bundler =
+        Bundler::with_plugins(options, plugins).map_err(|errors| describe(errors.into_vec()))?;
     // Multi-threaded: rolldown blocks in place, which a current-thread runtime refuses.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -99,11 +122,12 @@ pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
             rolldown_common::Output::Chunk(chunk) => {
                 // An import rolldown left in place (a Node built-in it could not bundle for
                 // a browser): the browser would fail on it with a less helpful message.
+                // Imports of URLs are the server's (see [`ServedByTheServer`]).
                 if let Some(external) = chunk
                     .imports
                     .iter()
                     .chain(chunk.dynamic_imports.iter())
-                    .find(|i| !names.contains(i.as_str()))
+                    .find(|i| !names.contains(i.as_str()) && !i.starts_with('/'))
                 {
                     let by = chunk
                         .module_ids
@@ -127,6 +151,62 @@ pub(crate) fn bundle(cwd: &Path, inputs: &[Input]) -> Result<Output, String> {
         }
     }
     Ok(Output { files })
+}
+
+/// The plugin that leaves imports of stylesheets and assets to the server: resolved as
+/// rolldown would, then kept as an import of the URL [`ServedUrl`] gives. JSON is bundled
+/// (it is data, as in Vite's optimizer).
+struct ServedByTheServer {
+    served_url: Arc<ServedUrl>,
+}
+
+impl std::fmt::Debug for ServedByTheServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServedByTheServer")
+    }
+}
+
+impl Plugin for ServedByTheServer {
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("hotserve:served-by-the-server")
+    }
+
+    fn register_hook_usage(&self) -> HookUsage {
+        HookUsage::ResolveId
+    }
+
+    async fn resolve_id(
+        &self,
+        ctx: &PluginContext,
+        args: &HookResolveIdArgs<'_>,
+    ) -> HookResolveIdReturn {
+        let (path, query) = split_query(args.specifier);
+        if !crate::modules::wrap::served_as_wrapper(path) || path.ends_with(".json") {
+            return Ok(None);
+        }
+        let options = PluginContextResolveOptions {
+            import_kind: args.kind,
+            skip_self: true,
+            ..PluginContextResolveOptions::default()
+        };
+        // Not found: rolldown reports it as it would any import.
+        let Ok(resolved) = ctx.resolve(path, args.importer, Some(options)).await? else {
+            return Ok(None);
+        };
+        let Some(url) = (self.served_url)(Path::new(resolved.id.as_str()), query) else {
+            return Ok(None);
+        };
+        Ok(Some(HookResolveIdOutput {
+            id: url.into(),
+            external: Some(ResolvedExternal::Absolute),
+            ..HookResolveIdOutput::default()
+        }))
+    }
+}
+
+/// `specifier` split before its `?query` or `#fragment` (which stays with the second part).
+fn split_query(specifier: &str) -> (&str, &str) {
+    specifier.split_at(specifier.find(['?', '#']).unwrap_or(specifier.len()))
 }
 
 /// A `require` rolldown could not bundle and left to run in the browser, where it throws

@@ -1,8 +1,9 @@
 //! Dependency pre-bundling, the way Vite's optimizer does it, with the same engine
-//! (rolldown): CommonJS packages (`react`, `react-dom`, `scheduler`, `object-assign`), which a
-//! browser cannot load as modules, and ES packages made of very many files (`lodash-es`),
-//! which would cost hundreds of requests, are bundled into a few ES modules served at
-//! [`DEPS_PREFIX`].
+//! (rolldown): the installed packages the application imports by bare name are bundled
+//! into a few ES modules served at [`DEPS_PREFIX`]. CommonJS packages (`react`, `react-dom`,
+//! `scheduler`) because a browser cannot load them as modules; ES packages because, served
+//! file by file, a page waits on a waterfall of requests (`lit`: 18 requests in four
+//! levels; `lodash-es`: 640).
 //!
 //! - **Entries** are the bare imports that need it, found two ways: an up-front crawl of
 //!   the pages' module graphs when the server starts (so the first page load does not
@@ -42,18 +43,12 @@ pub(crate) const DEPS_PREFIX: &str = "/@deps/";
 /// How long a request for a chunk waits for a build before it gives up with a 503.
 const BUILD_WAIT: Duration = Duration::from_secs(120);
 
-/// An ES package is bundled when its own module graph has at least this many files: below
-/// it, serving the files one by one (cached for good by version) costs little; above it a
-/// first load turns into hundreds of requests (`lodash-es` has 640). Measured: see the
-/// report of issue 14.
-pub(crate) const MANY_FILES: usize = 40;
-
 /// Why a package is bundled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum EntryKind {
     /// CommonJS: importers need [`interop`].
     CommonJs,
-    /// ES modules, many files of them: imported as they are.
+    /// ES modules: imported as they are.
     Esm,
 }
 
@@ -146,6 +141,9 @@ struct Made {
 /// The pre-bundler of one root.
 pub(crate) struct Prebundle {
     root: PathBuf,
+    /// Where files outside the root that bundled code imports (a linked package's CSS) are
+    /// allowed, for the `/@fs/` route.
+    allow: Arc<super::allow::AllowList>,
     cache_dir: PathBuf,
     state: Mutex<State>,
     published: watch::Sender<Arc<Build>>,
@@ -162,9 +160,14 @@ impl std::fmt::Debug for Prebundle {
 
 impl Prebundle {
     /// The pre-bundler for the canonical `root`. Nothing is built until [`Self::start`].
-    pub fn new(root: &Path, deps_version: Option<String>) -> Self {
+    pub fn new(
+        root: &Path,
+        deps_version: Option<String>,
+        allow: Arc<super::allow::AllowList>,
+    ) -> Self {
         Prebundle {
             root: root.to_path_buf(),
+            allow,
             cache_dir: cache::dir(root),
             state: Mutex::new(State {
                 entries: BTreeMap::new(),
@@ -378,8 +381,11 @@ impl Prebundle {
                 file: e.file.clone(),
             })
             .collect();
+        let served_url = self.served_url(deps_version.clone());
+        let bundle =
+            |inputs: &[build::Input]| build::bundle(&self.root, inputs, served_url.clone());
         let mut failed = HashMap::new();
-        let output = match build::bundle(&self.root, &inputs) {
+        let output = match bundle(&inputs) {
             Ok(output) => output,
             Err(all) if inputs.len() == 1 => {
                 failed.insert(inputs[0].name.clone(), self.message(&entries[0], &all));
@@ -389,14 +395,14 @@ impl Prebundle {
                 // Find the entries that fail on their own, and bundle the others together.
                 let mut good = Vec::new();
                 for (input, entry) in inputs.iter().zip(entries) {
-                    match build::bundle(&self.root, std::slice::from_ref(input)) {
+                    match bundle(std::slice::from_ref(input)) {
                         Ok(_) => good.push(input.clone()),
                         Err(why) => {
                             failed.insert(input.name.clone(), self.message(entry, &why));
                         }
                     }
                 }
-                match build::bundle(&self.root, &good) {
+                match bundle(&good) {
                     Ok(output) => output,
                     Err(why) => {
                         for input in &good {
@@ -441,6 +447,30 @@ impl Prebundle {
             reused: false,
             names,
         }
+    }
+
+    /// The URLs of the stylesheets and assets bundled code imports: what a module of the
+    /// package served file by file would import (`/node_modules/ui/a.css?import&v=…`), so
+    /// the server's wrappers answer them. Files outside the root go through `/@fs/`, once
+    /// their folder is allowed (as the resolver allows a linked package's).
+    fn served_url(&self, deps_version: Option<String>) -> Arc<build::ServedUrl> {
+        let root = self.root.clone();
+        let allow = self.allow.clone();
+        Arc::new(move |file: &Path, query: &str| {
+            if !file.starts_with(&root) {
+                let dir = file.parent()?;
+                if !allow.allow(dir, &root) {
+                    return None;
+                }
+            }
+            let url = super::url::package_url(&root, file, None).url;
+            let mut url = crate::modules::wrap::mark_import(&format!("{url}{query}"))?;
+            if let Some(version) = &deps_version {
+                let at = url.find('#').unwrap_or(url.len());
+                url.insert_str(at, &format!("&v={version}"));
+            }
+            Some(url)
+        })
     }
 
     fn message(&self, entry: &Entry, why: &str) -> String {
@@ -562,46 +592,21 @@ pub(crate) fn entry_name(specifier: &str) -> String {
     }
 }
 
-/// Which kind of entry `file` needs, if any: CommonJS (no module syntax, `require` or
-/// `module.exports`), or an ES module whose graph inside its package has [`MANY_FILES`]
-/// files or more. Blocking: reads files.
+/// Which kind of entry the installed package file `file` needs, if any. Every JavaScript
+/// file is bundled: CommonJS (no module syntax, and `require` or `module.exports`) and ES
+/// modules. Not: stylesheets and assets imported by bare name (`bootstrap/dist/css/…`),
+/// which the server's wrappers answer, and plain scripts (no module syntax, no CommonJS),
+/// which run as they are. Blocking: reads the file.
 pub(crate) fn kind_of_file(file: &Path) -> Option<EntryKind> {
+    if crate::modules::wrap::served_as_wrapper(&file.to_string_lossy()) {
+        return None;
+    }
     let source = std::fs::read_to_string(file).ok()?;
-    let scanned = crate::modules::scan(&source);
-    if !scanned.module_syntax {
-        return super::resolver::looks_commonjs(&source).then_some(EntryKind::CommonJs);
+    if crate::modules::scan(&source).module_syntax {
+        Some(EntryKind::Esm)
+    } else {
+        super::resolver::looks_commonjs(&source).then_some(EntryKind::CommonJs)
     }
-    (count_files(file, &scanned, MANY_FILES) >= MANY_FILES).then_some(EntryKind::Esm)
-}
-
-/// The number of files in the relative-import graph from `file` (whose scan is `first`),
-/// counting up to `limit`.
-fn count_files(file: &Path, first: &crate::modules::ScanResult, limit: usize) -> usize {
-    let mut seen = std::collections::HashSet::from([file.to_path_buf()]);
-    let mut queue = vec![(file.to_path_buf(), Some(first.clone()))];
-    while let Some((path, scanned)) = queue.pop() {
-        if seen.len() >= limit {
-            break;
-        }
-        let scanned = match scanned {
-            Some(s) => s,
-            None => match std::fs::read_to_string(&path) {
-                Ok(text) => crate::modules::scan(&text),
-                Err(_) => continue,
-            },
-        };
-        let Some(dir) = path.parent() else { continue };
-        for spec in scanned.imports.iter().filter_map(|i| i.specifier.as_ref()) {
-            if super::url::classify(&spec.value) != super::url::SpecifierKind::Relative {
-                continue;
-            }
-            let next = dir.join(&spec.value);
-            if next.is_file() && seen.insert(next.clone()) {
-                queue.push((next, None));
-            }
-        }
-    }
-    seen.len()
 }
 
 /// `name` of the package `file` belongs to (the folder after the last `node_modules`).
@@ -651,25 +656,30 @@ mod tests {
     }
 
     #[test]
-    fn commonjs_and_many_file_es_entries_are_told_apart_from_small_es_ones() {
+    fn javascript_entries_are_told_apart_from_stylesheets_and_plain_scripts() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(root.join("cjs.js"), "module.exports = require('./x');").unwrap();
-        std::fs::write(root.join("small.js"), "import './a.js'; export default 1;").unwrap();
-        std::fs::write(root.join("a.js"), "export {}").unwrap();
-        let mut many = String::new();
-        for i in 0..MANY_FILES {
-            std::fs::write(root.join(format!("m{i}.js")), "export const x = 1;").unwrap();
-            many.push_str(&format!("export {{ x as x{i} }} from './m{i}.js';\n"));
+        let files = [
+            ("cjs.js", "module.exports = require('./x');"),
+            ("esm.mjs", "import './a.js'; export default 1;"),
+            ("plain.js", "window.answer = 42;"),
+            ("style.css", "@import './a.css'; .x { color: red }"),
+            ("export.css", "export default 1;"),
+        ];
+        for (name, text) in files {
+            std::fs::write(root.join(name), text).unwrap();
         }
-        std::fs::write(root.join("many.js"), many).unwrap();
+        let kind = |name: &str| kind_of_file(&root.join(name));
+        assert_eq!(kind("cjs.js"), Some(EntryKind::CommonJs));
+        assert_eq!(kind("esm.mjs"), Some(EntryKind::Esm));
+        assert_eq!(kind("plain.js"), None, "a plain script runs as it is");
+        assert_eq!(kind("style.css"), None);
         assert_eq!(
-            kind_of_file(&root.join("cjs.js")),
-            Some(EntryKind::CommonJs)
+            kind("export.css"),
+            None,
+            "decided by the extension, not the text"
         );
-        assert_eq!(kind_of_file(&root.join("small.js")), None);
-        assert_eq!(kind_of_file(&root.join("many.js")), Some(EntryKind::Esm));
-        assert_eq!(kind_of_file(&root.join("missing.js")), None);
+        assert_eq!(kind("missing.js"), None);
     }
 
     #[test]
