@@ -89,6 +89,25 @@ export function browser() {
   });
 }
 
+/** Navigation options: go on as soon as the page's document arrives, so that
+ * [`renderedAt`] watches from the start (by default Playwright waits for the `load` event,
+ * after every image and the favicon, which can come later than the render). */
+export const COMMIT = { waitUntil: "commit" };
+
+/** Wait until `predicate` (run in the page) holds, checked on every animation frame, and
+ * return when it first held by the page's own clock: `ms` from navigation start, and `at`
+ * as wall-clock time (epoch ms, comparable with Date.now()). The harness itself notices a
+ * DevTools round trip later, tens of milliseconds on a busy machine; reading the page's
+ * clock leaves that out, for every server alike. */
+export async function renderedAt(page, predicate, timeout = 120000) {
+  await page.waitForFunction(
+    `(() => { if (!(${predicate})()) return false; window.__renderedAt ??= performance.now(); return true; })()`,
+    null,
+    { polling: "raf", timeout },
+  );
+  return page.evaluate(() => ({ ms: window.__renderedAt, at: performance.timeOrigin + window.__renderedAt }));
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The line that says where the figures were taken. */

@@ -13,7 +13,7 @@
 
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { browser as launch, flags, machine, median, serve, servers, stop, template } from "./common.mjs";
+import { browser as launch, COMMIT, flags, machine, median, renderedAt, serve, servers, stop, template } from "./common.mjs";
 
 const args = flags();
 const runs = args.number("--runs", 5);
@@ -35,14 +35,15 @@ async function measure(browser, url) {
     requests = 0;
     const started = Date.now();
     await go();
-    await page.waitForFunction(rendered, null, { polling: "raf", timeout: 60000 });
     // Navigation start to render, from the page's own clock.
-    const ms = await page.evaluate(() => performance.now());
+    const { ms } = await renderedAt(page, rendered, 60000);
+    // Every request of the page counted (images and the favicon may come after the render).
+    await page.waitForLoadState("load");
     return { ms, wall: Date.now() - started, requests };
   };
-  const first = await once(() => page.goto(url));
+  const first = await once(() => page.goto(url, COMMIT));
   const reloads = [];
-  for (let i = 0; i < runs; i++) reloads.push(await once(() => page.reload()));
+  for (let i = 0; i < runs; i++) reloads.push(await once(() => page.reload(COMMIT)));
   await context.close();
   return { first, reloads };
 }
@@ -59,9 +60,8 @@ try {
     try {
       const context = await browser.newContext();
       const page = await context.newPage();
-      await page.goto(server.url);
-      await page.waitForFunction(rendered, null, { polling: "raf", timeout: 60000 });
-      const cold = Date.now() - spawned;
+      await page.goto(server.url, COMMIT);
+      const cold = Math.round((await renderedAt(page, rendered, 60000)).at - spawned);
       await context.close();
       // One warm-up navigation (Vite pre-bundles dependencies on its first request).
       await measure(browser, server.url);

@@ -15,7 +15,7 @@
 import { cpSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { browser as launch, flags, js, machine, median, repo, serve, stop } from "./common.mjs";
+import { browser as launch, COMMIT, flags, js, machine, median, renderedAt, repo, serve, stop } from "./common.mjs";
 
 const args = flags();
 const runs = args.number("--runs", 5);
@@ -55,11 +55,12 @@ async function measure(browser, url) {
   const once = async (go) => {
     requests = 0;
     await go();
-    await page.waitForFunction(() => window.done === true, null, { polling: "raf", timeout: 120000 });
-    return { ms: await page.evaluate(() => performance.now()), requests };
+    const { ms } = await renderedAt(page, () => window.done === true);
+    await page.waitForLoadState("load");
+    return { ms, requests };
   };
-  const first = await once(() => page.goto(url));
-  const reload = await once(() => page.reload());
+  const first = await once(() => page.goto(url, COMMIT));
+  const reload = await once(() => page.reload(COMMIT));
   await context.close();
   return { first, reload };
 }

@@ -13,7 +13,7 @@
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { browser as launch, flags, machine, median, serve, servers, stop, template } from "./common.mjs";
+import { browser as launch, COMMIT, flags, machine, median, renderedAt, serve, servers, stop, template } from "./common.mjs";
 
 const args = flags();
 const runs = args.number("--runs", 5);
@@ -67,9 +67,8 @@ async function load(browser, url) {
   const page = await context.newPage();
   let requests = 0;
   page.on("request", () => requests++);
-  await page.goto(url);
-  await page.waitForFunction(rendered, null, { polling: "raf", timeout: 120000 });
-  const ms = await page.evaluate(() => performance.now());
+  await page.goto(url, COMMIT);
+  const { ms } = await renderedAt(page, rendered);
   const text = await page.evaluate(() => document.querySelector("#app").textContent);
   await context.close();
   return { ms, requests, text };
