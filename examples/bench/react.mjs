@@ -1,7 +1,8 @@
 // Benchmark: create-vite's `react-ts` template served by hotserve and by Vite 8, side by
 // side, in Chromium. For each server it prints:
 //   - cold start: from spawning the server, with no dependency cache (Vite's
-//     node_modules/.vite and hotserve's node_modules/.hotserve removed), to the rendered app;
+//     node_modules/.vite and hotserve's node_modules/.hotserve removed), to the rendered app,
+//     median of --cold starts (default 3);
 //   - warm start: the same with the cache the cold start left, median of --runs starts,
 //     with two parts of it: spawn to the banner, and the page's navigation start to render
 //     (the rest is the navigation's own start). The browser context and tab are opened
@@ -15,7 +16,7 @@
 //     same edits, from its own log lines (`hmr update /src/App.tsx (1.2ms)`).
 //
 //   cargo build --release
-//   node examples/bench/react.mjs [target/release/hotserve] [--runs 5] [--edits 20]
+//   node examples/bench/react.mjs [target/release/hotserve] [--runs 5] [--edits 20] [--cold 3]
 //
 // Needs `npm ci --prefix tests/js` (playwright-core and the pinned create-vite), Chromium
 // (HOTSERVE_CHROMIUM, default /usr/bin/chromium) and the npm registry: the template and its
@@ -28,6 +29,7 @@ import { browser as launch, COMMIT, flags, machine, median, renderedAt, serve, s
 const args = flags();
 const runs = args.number("--runs", 5);
 const edits = args.number("--edits", 20);
+const coldRuns = args.number("--cold", 3);
 const hotserve = args.hotserve();
 
 const { work, app } = template("react-ts");
@@ -93,11 +95,15 @@ try {
     name === "hotserve" ? [name, cmd, [".", "--port", "5198", "--strict-port"]] : [name, cmd, argv],
   );
   for (const server of fixed) {
-    rmSync(join(app, "node_modules/.vite"), { recursive: true, force: true });
-    rmSync(join(app, "node_modules/.hotserve"), { recursive: true, force: true });
-    const cold = await start(browser, server);
-    await cold.context.close();
-    await stop(cold.server);
+    const colds = [];
+    for (let i = 0; i < coldRuns; i++) {
+      rmSync(join(app, "node_modules/.vite"), { recursive: true, force: true });
+      rmSync(join(app, "node_modules/.hotserve"), { recursive: true, force: true });
+      const cold = await start(browser, server);
+      colds.push(cold.ms);
+      await cold.context.close();
+      await stop(cold.server);
+    }
     const warm = [];
     const banners = [];
     const renders = [];
@@ -133,7 +139,7 @@ try {
       const sentSorted = [...sent].sort((a, b) => a - b);
       rows.push({
         server: server[0],
-        "cold start ms": cold.ms,
+        "cold start ms (median)": median(colds),
         "warm start ms (median)": median(warm),
         "warm: banner / navigation -> render ms": `${median(banners)} / ${median(renders).toFixed(0)}`,
         "warm start, tab kept ms (median)": median(kept),
@@ -150,5 +156,5 @@ try {
   await browser.close();
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`react-ts template as generated, ${runs} warm starts and ${edits} edits each, ${hotserve}; ${machine()}`);
+console.log(`react-ts template as generated, ${coldRuns} cold starts, ${runs} warm starts and ${edits} edits each, ${hotserve}; ${machine()}`);
 console.table(rows);
