@@ -774,10 +774,14 @@ pub(crate) fn decide(
         (reason, _) => reason,
     };
     // Whatever reloads in-place clients reloads the others too: one payload for all then.
-    let in_place = (rich.reload_all.is_none() && rich_payloads != payloads).then(|| InPlace {
-        payloads: rich_payloads,
-        updates: rich.report,
-    });
+    let in_place = if rich.reload_all.is_none() && rich_payloads != payloads {
+        Some(InPlace {
+            payloads: rich_payloads,
+            updates: rich.report,
+        })
+    } else {
+        None
+    };
     Outcome {
         payloads,
         in_place,

@@ -18,6 +18,7 @@ use common::write;
 use hotserve::protocol::{ErrorInfo, ErrorLocation, InvalidateMessage, Payload, Update};
 use hotserve::{Config, Event};
 use serde_json::{Value, json};
+#[cfg(feature = "proxy")]
 use std::net::SocketAddr;
 use std::time::Duration;
 use tempfile::TempDir;

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+#[cfg(feature = "proxy")]
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 
 const CLIENT_TAG: &str = r#"<script type="module" src="/@vite/client"></script>"#;
 
@@ -255,6 +257,7 @@ async fn a_slow_download_and_a_quiet_hmr_socket_outlive_the_header_timeout() {
 
 /// A backend that answers every request with an HTML page of `size` bytes and no length
 /// (chunked), then closes.
+#[cfg(feature = "proxy")]
 async fn unsized_page_backend(size: usize) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -304,6 +307,7 @@ async fn unsized_page_backend(size: usize) -> SocketAddr {
 }
 
 /// Undo chunked transfer coding.
+#[cfg(feature = "proxy")]
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {

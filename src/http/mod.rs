@@ -34,11 +34,13 @@ pub(crate) mod router;
 pub(crate) mod ws;
 
 pub use body::Body;
+#[cfg(any(feature = "proxy", feature = "tls"))]
+pub(crate) use respond::escape_html;
 #[cfg(feature = "proxy")]
 pub(crate) use respond::html_response;
+#[cfg(feature = "tls")]
+pub(crate) use respond::page;
 pub(crate) use respond::{empty, full};
-#[cfg(any(feature = "proxy", feature = "tls"))]
-pub(crate) use respond::{escape_html, page};
 #[cfg(feature = "proxy")]
 pub(crate) use router::request_host;
 

@@ -87,6 +87,7 @@ impl TransformError {
     }
 
     /// The position of byte `offset` in `source`, as 1-based line and character column.
+    #[cfg(feature = "transform")]
     pub(crate) fn at_offset(self, source: &str, offset: usize) -> Self {
         let (line, column) = line_column(source, offset);
         self.at(line, column)
@@ -110,6 +111,7 @@ impl std::error::Error for TransformError {}
 
 /// 1-based line and column (counted in characters, as editors and Vite's overlay count) of
 /// byte `offset`; an offset past the end or inside a character is clamped back.
+#[cfg(any(feature = "transform", test))]
 pub(crate) fn line_column(source: &str, offset: usize) -> (u32, u32) {
     let mut offset = offset.min(source.len());
     while !source.is_char_boundary(offset) {
@@ -122,6 +124,7 @@ pub(crate) fn line_column(source: &str, offset: usize) -> (u32, u32) {
     (to_u32(line), to_u32(column))
 }
 
+#[cfg(any(feature = "transform", test))]
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

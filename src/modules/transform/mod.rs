@@ -7,6 +7,7 @@
 //! before the import rewriting, so the output of a transform goes through the same rewriting,
 //! module graph and HMR handling as a hand-written `.js` file.
 
+#[cfg(feature = "transform")]
 pub(crate) mod cache;
 mod error;
 mod hook;
