@@ -48,13 +48,25 @@ pub fn stylesheet(url: &str, css: &str) {
         );
     }
     let mut graph = crate::css::StyleGraph::default();
-    crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
+    crate::css::serve_stylesheet(
+        &mut graph,
+        url,
+        css,
+        crate::css::Placement::Linked,
+        crate::css::NO_PACKAGES,
+    );
     let resolved: Vec<String> = refs
         .iter()
         .filter_map(|r| crate::css::resolve(url, &r.value))
         .collect();
     graph.mark_updated(resolved.iter().map(String::as_str), 42);
-    let again = crate::css::serve_stylesheet(&mut graph, url, css, crate::css::Placement::Linked);
+    let again = crate::css::serve_stylesheet(
+        &mut graph,
+        url,
+        css,
+        crate::css::Placement::Linked,
+        crate::css::NO_PACKAGES,
+    );
     assert_eq!(
         crate::css::scan(&again.code).len(),
         refs.len(),

@@ -988,7 +988,7 @@ mod tests {
             } else {
                 Placement::Linked
             };
-            serve_stylesheet(&mut styles, url, source, placement);
+            serve_stylesheet(&mut styles, url, source, placement, crate::css::NO_PACKAGES);
         }
         let changes: Vec<Change> = case
             .changes

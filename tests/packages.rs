@@ -649,3 +649,102 @@ fn an_unresolved_import_shows_the_overlay_in_the_page() {
         "{text}"
     );
 }
+
+#[test]
+fn stylesheets_import_package_stylesheets_by_bare_name() {
+    let Some((_dir, root)) = project(&["normalize.css"]) else {
+        return;
+    };
+    // normalize.css is found by its `style` field; this one by its `style` export condition,
+    // and a subpath by its export.
+    write(
+        &root,
+        "node_modules/ui-theme/package.json",
+        r#"{"name": "ui-theme", "version": "2.0.0", "exports": {
+            ".": {"style": "./dist/theme.css", "default": "./index.js"},
+            "./tokens.css": "./dist/tokens.css"}}"#,
+    );
+    write(
+        &root,
+        "node_modules/ui-theme/index.js",
+        "export default 1;\n",
+    );
+    write(
+        &root,
+        "node_modules/ui-theme/dist/theme.css",
+        "#themed { color: rgb(7, 8, 9); }\n",
+    );
+    write(
+        &root,
+        "node_modules/ui-theme/dist/tokens.css",
+        ":root { --gap: 3px; }\n",
+    );
+    // `local.css` is a file beside the sheet: CSS means that first.
+    write(&root, "src/local.css", "#local { color: rgb(1, 1, 1); }\n");
+    write(
+        &root,
+        "src/main.css",
+        "@import \"normalize.css\";\n@import 'ui-theme';\n@import url(ui-theme/tokens.css);\n\
+         @import \"local.css\";\n#gap { margin-top: var(--gap); }\n",
+    );
+    // The same from a stylesheet that JavaScript imports (its text goes into a <style>).
+    write(&root, "src/inlined.css", "@import 'ui-theme';\n");
+    write(&root, "src/main.js", "import './inlined.css';\n");
+    write(&root, "src/broken.css", "@import \"no-such-package\";\n");
+    write(
+        &root,
+        "index.html",
+        "<!doctype html><link rel=icon href=\"data:,\"><link rel=stylesheet href=/src/main.css>\
+         <p id=themed>t</p><p id=local>l</p><p id=gap>g</p><script type=module src=/src/main.js></script>",
+    );
+    let server = InProcess::start(Config::new(&root));
+    let sheet = server.get("/src/main.css").text();
+    let normalize = url_in(&sheet, "/node_modules/normalize.css/");
+    assert!(
+        normalize.starts_with("/node_modules/normalize.css/normalize.css?v="),
+        "{sheet}"
+    );
+    let version = version_of(&normalize);
+    for expected in [
+        format!("@import \"/node_modules/ui-theme/dist/theme.css?v={version}\";"),
+        format!("@import url(\"/node_modules/ui-theme/dist/tokens.css?v={version}\");"),
+        "@import \"local.css\";".to_owned(),
+    ] {
+        assert!(sheet.contains(&expected), "{expected} in {sheet}");
+    }
+    let inlined = server.get("/src/inlined.css?import").text();
+    assert!(
+        inlined.contains(&format!(
+            "/node_modules/ui-theme/dist/theme.css?v={version}"
+        )),
+        "{inlined}"
+    );
+    // Nothing found: left as written (the browser's 404 names it; the terminal says why).
+    assert!(
+        server
+            .get("/src/broken.css")
+            .text()
+            .contains("@import \"no-such-package\";")
+    );
+
+    let Some(mut tab) = browser() else {
+        return;
+    };
+    tab.open(&server.url("/"));
+    let color = |id: &str| format!("getComputedStyle(document.getElementById('{id}')).color");
+    tab.wait(
+        &format!("{} === 'rgb(7, 8, 9)'", color("themed")),
+        RENDER_WAIT,
+    );
+    assert_eq!(tab.eval(&color("local")), "rgb(1, 1, 1)");
+    assert_eq!(
+        tab.eval("getComputedStyle(document.getElementById('gap')).marginTop"),
+        "3px"
+    );
+    // normalize.css: `html { line-height: 1.15 }`.
+    assert_eq!(
+        tab.eval("getComputedStyle(document.documentElement).lineHeight"),
+        "18.4px"
+    );
+    tab.assert_clean(false);
+}

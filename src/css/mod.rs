@@ -15,6 +15,7 @@ mod graph;
 mod scan;
 
 pub use graph::{Pull, StyleGraph};
+use scan::ReferenceKind;
 pub use scan::{Reference, scan};
 
 use bytes::Bytes;
@@ -43,18 +44,28 @@ impl Stylesheets {
     /// references to hot-updated files were rewritten; `None` when it goes as it is (so the
     /// file's own validators and ranges apply). A stylesheet that is not UTF-8 (a legacy
     /// `@charset`) is neither scanned nor rewritten.
-    pub fn transform(&self, url: &str, source: &Bytes) -> Option<Bytes> {
+    pub fn transform(
+        &self,
+        url: &str,
+        source: &Bytes,
+        packages: &PackageImport<'_>,
+    ) -> Option<Bytes> {
         let text = std::str::from_utf8(source).ok()?;
-        let served = serve_stylesheet(&mut self.graph(), url, text, Placement::Linked);
+        let served = serve_stylesheet(&mut self.graph(), url, text, Placement::Linked, packages);
         (served.code != text).then(|| Bytes::from(served.code))
     }
 
     /// The same for a stylesheet imported from JavaScript (`import './a.css'`), before it
     /// is wrapped into a module: its text ends up in a `<style>` element, where relative
     /// references would resolve against the page, so every one is written from the root.
-    pub fn transform_inlined(&self, url: &str, source: &Bytes) -> Bytes {
+    pub fn transform_inlined(
+        &self,
+        url: &str,
+        source: &Bytes,
+        packages: &PackageImport<'_>,
+    ) -> Bytes {
         let text = String::from_utf8_lossy(source);
-        let served = serve_stylesheet(&mut self.graph(), url, &text, Placement::Inlined);
+        let served = serve_stylesheet(&mut self.graph(), url, &text, Placement::Inlined, packages);
         Bytes::from(served.code)
     }
 
@@ -63,6 +74,15 @@ impl Stylesheets {
         crate::sync::lock(&self.graph)
     }
 }
+
+/// The URL an `@import` goes to when its value names an installed package's stylesheet
+/// (`@import 'normalize.css'`), `None` otherwise: the packages step, handed in by the HTTP
+/// layer (this module does no I/O). [`NO_PACKAGES`] where there are none.
+pub type PackageImport<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// For stylesheets served without package resolution.
+#[cfg(any(test, fuzzing))]
+pub const NO_PACKAGES: &PackageImport<'static> = &|_| None;
 
 /// A stylesheet ready to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,19 +103,34 @@ pub enum Placement {
 }
 
 /// Scans the stylesheet served at `url`, records it in `graph`, and rewrites references to
-/// hot-updated files with `?t=<their last update>`; the one call the HTTP layer makes for
-/// each `.css` response. `url` is the percent-decoded request path; a query is ignored.
+/// hot-updated files with `?t=<their last update>`, and `@import`s of package stylesheets
+/// to the URL `packages` gives; the one call the HTTP layer makes for each `.css`
+/// response. `url` is the percent-decoded request path; a query is ignored.
 pub fn serve_stylesheet(
     graph: &mut StyleGraph,
     url: &str,
     source: &str,
     placement: Placement,
+    packages: &PackageImport<'_>,
 ) -> ServedSheet {
     let url = strip_query(url);
-    let references = scan(source);
+    let written = scan(source);
+    // The references as they will be sent: a package `@import` points at the package.
+    let references: Vec<Reference> = written
+        .iter()
+        .map(
+            |reference| match (&reference.kind, packages(&reference.value)) {
+                (ReferenceKind::Import { .. }, Some(package)) => Reference {
+                    value: package,
+                    ..reference.clone()
+                },
+                _ => reference.clone(),
+            },
+        )
+        .collect();
     graph.record(url, &references);
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    for reference in &references {
+    for (reference, original) in references.iter().zip(&written) {
         let Some(target) = resolve(url, &reference.value) else {
             continue;
         };
@@ -107,7 +142,7 @@ pub fn serve_stylesheet(
             Some(t) => with_timestamp(&written, t),
             None => written,
         };
-        if fresh != reference.value {
+        if fresh != original.value {
             edits.push((reference.range.clone(), reference.respell(&fresh)));
         }
     }

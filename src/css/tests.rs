@@ -199,7 +199,7 @@ fn timestamps_go_first_in_the_query_and_replace_an_old_one() {
 }
 
 fn serve(graph: &mut StyleGraph, url: &str, css: &str) -> String {
-    serve_stylesheet(graph, url, css, Placement::Linked).code
+    serve_stylesheet(graph, url, css, Placement::Linked, NO_PACKAGES).code
 }
 
 #[test]
@@ -294,7 +294,14 @@ fn a_sheet_for_a_style_element_writes_every_reference_from_the_root() {
                .y { background: url(/abs.png) } .z { background: url(data:image/png;base64,AA) }\n\
                .w { background: url(https://cdn.test/x.png) } .v { fill: url(#clip) }";
     let inlined = |graph: &mut StyleGraph| {
-        serve_stylesheet(graph, "/src/a.css?import", css, Placement::Inlined).code
+        serve_stylesheet(
+            graph,
+            "/src/a.css?import",
+            css,
+            Placement::Inlined,
+            NO_PACKAGES,
+        )
+        .code
     };
     assert_eq!(
         inlined(&mut graph),

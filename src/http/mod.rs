@@ -690,7 +690,13 @@ impl Site {
                             Staged::Stylesheet(code) => {
                                 let decoded =
                                     percent_encoding::percent_decode_str(url).decode_utf8_lossy();
-                                let code = self.styles.transform(&decoded, &code).unwrap_or(code);
+                                let packages = |value: &str| {
+                                    self.packages.stylesheet_import(&found.path, value)
+                                };
+                                let code = self
+                                    .styles
+                                    .transform(&decoded, &code, &packages)
+                                    .unwrap_or(code);
                                 return (Ready::Stylesheet { code }, Some(record));
                             }
                             Staged::Declined => {
@@ -702,7 +708,9 @@ impl Site {
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
                         let source = if kind.is_stylesheet() {
                             // Into the stylesheet graph, references written from the root.
-                            self.styles.transform_inlined(&decoded, &source)
+                            let packages =
+                                |value: &str| self.packages.stylesheet_import(&found.path, value);
+                            self.styles.transform_inlined(&decoded, &source, &packages)
                         } else {
                             source
                         };
@@ -724,7 +732,9 @@ impl Site {
                             return (Ready::Loaded(Outcome::File(found)), None);
                         };
                         let decoded = percent_encoding::percent_decode_str(url).decode_utf8_lossy();
-                        let ready = match self.styles.transform(&decoded, source) {
+                        let packages =
+                            |value: &str| self.packages.stylesheet_import(&found.path, value);
+                        let ready = match self.styles.transform(&decoded, source, &packages) {
                             Some(code) => Ready::Stylesheet { code },
                             // Nothing rewritten: the file's own validators and ranges apply.
                             None => Ready::Loaded(files::respond_as_is(

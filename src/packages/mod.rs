@@ -428,10 +428,55 @@ impl Packages {
         PreparedPage { html, errors }
     }
 
+    /// Where the `@import` `value` of the stylesheet at `sheet` (a real path) goes when it
+    /// names an installed package's stylesheet rather than a file beside it: `@import
+    /// 'normalize.css'` or `@import '@fontsource/inter'`, as Vite resolves them (the
+    /// package's `style` condition or field first). The URL carries the dependency version
+    /// for package files; outside the root it is a `/@fs/` URL of an allowed package.
+    /// `None`: keep it as written (a relative file, which CSS means first, or nothing found,
+    /// which is said in the terminal). Blocking: reads `package.json` files.
+    #[cfg(feature = "node")]
+    pub fn stylesheet_import(&self, sheet: &Path, value: &str) -> Option<String> {
+        let path = value.split(['?', '#']).next()?;
+        if path.is_empty() || url::classify(path) != url::SpecifierKind::Bare {
+            return None;
+        }
+        let dir = sheet.parent()?;
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        if dir.join(&*decoded).exists() {
+            return None;
+        }
+        let file = match self.resolver.resolve_css(dir, path) {
+            Ok(resolver::Resolved::File { path, package_dir }) => {
+                let folder = package_dir.unwrap_or_else(|| path.with_file_name(""));
+                if !path.starts_with(&self.root) && !self.allow.allow(&folder, &self.root) {
+                    return None;
+                }
+                path
+            }
+            _ => {
+                tracing::warn!(
+                    "{}: @import \"{value}\" is neither a file beside it nor an installed \
+                     package's stylesheet",
+                    shown(&self.root, sheet)
+                );
+                return None;
+            }
+        };
+        let version = self.version().filter(|_| url::is_installed_package(&file));
+        Some(url::package_url(&self.root, &file, version.as_deref()).url)
+    }
+
     /// Without the `node` feature specifiers are sent as written.
     #[cfg(not(feature = "node"))]
     pub fn prepare(&self, _real: &Path, _url: &str, _source: &str) -> Prepared {
         Prepared::Unchanged
+    }
+
+    /// Without the `node` feature `@import`s are sent as written.
+    #[cfg(not(feature = "node"))]
+    pub fn stylesheet_import(&self, _sheet: &Path, _value: &str) -> Option<String> {
+        None
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) struct NodeResolver {
     /// used for package code: a package's own tsconfig is not for its consumers, and a
     /// package that ships `a.ts` beside `a.js` means `a.js`.
     app: Resolver,
+    /// For `@import 'normalize.css'` in a stylesheet: a package's stylesheet, by its
+    /// `style` export condition or `style` field first, as Vite resolves CSS imports.
+    css: Resolver,
 }
 
 impl NodeResolver {
@@ -74,6 +77,12 @@ impl NodeResolver {
             builtin_modules: true,
             ..options.clone()
         });
+        let css = inner.clone_with_options(ResolveOptions {
+            condition_names: strings(&["style", "browser", "import", "development", "default"]),
+            main_fields: strings(&["style", "main"]),
+            extensions: strings(&[".css"]),
+            ..options.clone()
+        });
         let alias = |from: &str, to: &[&str]| (from.to_owned(), strings(to));
         let app = inner.clone_with_options(ResolveOptions {
             tsconfig: Some(TsconfigDiscovery::Auto),
@@ -88,6 +97,7 @@ impl NodeResolver {
             inner,
             builtins,
             app,
+            css,
         }
     }
 
@@ -99,6 +109,11 @@ impl NodeResolver {
     /// Resolve `specifier` imported from a package's module in `dir`.
     pub fn resolve(&self, dir: &Path, specifier: &str) -> Result<Resolved, Failure> {
         self.outcome(self.inner.resolve(dir, specifier), dir, specifier)
+    }
+
+    /// Resolve the package stylesheet `specifier` that a stylesheet in `dir` imports.
+    pub fn resolve_css(&self, dir: &Path, specifier: &str) -> Result<Resolved, Failure> {
+        self.outcome(self.css.resolve(dir, specifier), dir, specifier)
     }
 
     /// Resolve `specifier` imported from the application module `importer`, in bundler mode
