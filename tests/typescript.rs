@@ -8,7 +8,7 @@
 mod common;
 
 use common::browser::{Tab, browser, js_dir};
-use common::{TestServer, write};
+use common::{TestServer, hmr_client, next_json, write};
 use hotserve::{Config, Output, TransformError};
 use std::path::Path;
 use std::time::Duration;
@@ -474,5 +474,39 @@ async fn an_import_that_finds_no_file_in_bundler_mode_shows_the_overlay() {
         "{overlay}"
     );
     drop(tab);
+    server.stop().await;
+}
+
+/// The compiled code has no interface and no type: its import sits on line 1. The error
+/// names line 6, column 23 (the specifier), and shows that line, as the editor has it.
+#[tokio::test]
+async fn an_import_that_does_not_resolve_is_located_in_the_typescript_as_written() {
+    let site = project(&[(
+        "src/main.ts",
+        "interface Point {\n  x: number;\n  y: number;\n}\ntype Pair = [Point, Point];\n\
+         import { gone } from './missing';\nexport const pair: Pair | undefined = gone;\n",
+    )]);
+    let server = TestServer::start(Config::new(site.path())).await;
+    let mut ws = hmr_client(server.addr).await;
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    let reply = server.get("/src/main.ts").await;
+    assert_eq!(reply.status, 200, "the module that shows the overlay");
+    let payload = next_json(&mut ws).await;
+    assert_eq!(payload["type"], "error", "{payload}");
+    let err = &payload["err"];
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("No file at src/missing."),
+        "{err}"
+    );
+    assert_eq!(err["loc"]["line"], 6, "{err}");
+    assert_eq!(err["loc"]["column"], 23, "{err}");
+    let frame = err["frame"].as_str().unwrap_or_default();
+    assert!(
+        frame.contains("import { gone } from './missing';"),
+        "{frame}"
+    );
     server.stop().await;
 }

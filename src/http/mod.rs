@@ -428,7 +428,7 @@ impl Site {
         let source = runtime.source();
         let prepared = tokio::task::spawn_blocking(move || {
             let at = runtime.resolve_from(&site.root);
-            let prepared = site.packages.prepare(&at, runtime.url(), &source);
+            let prepared = site.packages.prepare(&at, runtime.url(), &source, None);
             (prepared, source)
         })
         .await;
@@ -546,6 +546,9 @@ impl Site {
     /// [`prepare`](Self::prepare)'s blocking part for the module at `real`, served at `url`
     /// (decoded).
     fn stage(&self, kind: Kind, real: &Path, url: &str, source: Bytes) -> Staged {
+        // The file as written, when it compiles: errors point into it.
+        let written = source.clone();
+        let compiled = matches!(kind, Kind::Compiled { .. });
         let (source, kind) = match kind {
             Kind::Compiled { imported } => match self.modules.compile(real, url, &source) {
                 Err(err) => return Staged::Broken(err),
@@ -570,7 +573,8 @@ impl Site {
         let Ok(text) = std::str::from_utf8(&source) else {
             return Staged::Module(kind, source);
         };
-        match self.packages.prepare(real, url, text) {
+        let written = std::str::from_utf8(&written).ok().filter(|_| compiled);
+        match self.packages.prepare(real, url, text, written) {
             Prepared::Unchanged => Staged::Module(kind, source),
             Prepared::Code(code) => Staged::Module(kind, Bytes::from(code)),
             Prepared::Failed(err) => Staged::Failed(err),

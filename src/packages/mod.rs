@@ -219,9 +219,11 @@ impl Packages {
     /// code gets its bare specifiers resolved, with the tsconfig's `paths` and `baseUrl`,
     /// and its relative ones when they do not name a file as written (TypeScript's bundler
     /// mode: `./counter` finds `counter.ts`, `./a.js` finds `a.ts`), to the file's URL.
-    /// Blocking: reads `package.json` files.
+    /// `written` is the module as written when `source` is what it compiled to: an import
+    /// that does not resolve is located there, so the overlay and the terminal point at the
+    /// line in the editor, not in the compiled code. Blocking: reads `package.json` files.
     #[cfg(feature = "node")]
-    pub fn prepare(&self, real: &Path, url: &str, source: &str) -> Prepared {
+    pub fn prepare(&self, real: &Path, url: &str, source: &str, written: Option<&str>) -> Prepared {
         let scanned = crate::modules::scan(source);
         let dependency = url::is_installed_package(real) || !real.starts_with(&self.root);
         if dependency && !scanned.module_syntax && resolver::looks_commonjs(source) {
@@ -265,7 +267,17 @@ impl Packages {
             Ok(Some(code)) => Prepared::Code(code),
             Ok(None) => Prepared::Unchanged,
             Err(unresolved) => {
-                let (line, column, text) = rewrite::line_of(source, unresolved.range.start);
+                let (line, column, text) = written
+                    .and_then(|written| {
+                        let scanned = crate::modules::scan(written);
+                        let spec = scanned
+                            .imports
+                            .iter()
+                            .filter_map(|i| i.specifier.as_ref())
+                            .find(|s| s.value == unresolved.specifier)?;
+                        Some(rewrite::line_of(written, spec.range.start))
+                    })
+                    .unwrap_or_else(|| rewrite::line_of(source, unresolved.range.start));
                 let message =
                     unresolved
                         .error
@@ -411,7 +423,7 @@ impl Packages {
         let mut copied = 0;
         let mut errors = Vec::new();
         for range in inline {
-            match self.prepare(real, url, &html[range.clone()]) {
+            match self.prepare(real, url, &html[range.clone()], None) {
                 Prepared::Code(code) => {
                     out.push_str(&html[copied..range.start]);
                     out.push_str(&code);
@@ -469,7 +481,13 @@ impl Packages {
 
     /// Without the `node` feature specifiers are sent as written.
     #[cfg(not(feature = "node"))]
-    pub fn prepare(&self, _real: &Path, _url: &str, _source: &str) -> Prepared {
+    pub fn prepare(
+        &self,
+        _real: &Path,
+        _url: &str,
+        _source: &str,
+        _written: Option<&str>,
+    ) -> Prepared {
         Prepared::Unchanged
     }
 

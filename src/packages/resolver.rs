@@ -167,7 +167,18 @@ impl Failure {
             Failure::NotFound
                 if super::url::classify(specifier) == super::url::SpecifierKind::Relative =>
             {
-                format!("{head} No file at {}.", shown(root, &dir.join(specifier)))
+                // `src/./missing` read as `src/missing`: the path as a person writes it.
+                let mut looked = PathBuf::new();
+                for part in dir.join(specifier).components() {
+                    match part {
+                        std::path::Component::CurDir => {}
+                        std::path::Component::ParentDir => {
+                            looked.pop();
+                        }
+                        other => looked.push(other),
+                    }
+                }
+                format!("{head} No file at {}.", shown(root, &looked))
             }
             Failure::NotFound => {
                 let looked: Vec<String> = dir
