@@ -561,3 +561,60 @@ fn es_packages_are_bundled_and_the_stylesheets_and_assets_they_import_stay_the_s
     assert_eq!(files, 0, "lit's own files were requested");
     tab.assert_clean(false);
 }
+
+/// A `node_modules` hoisted above the root (a workspace): the bundled package's stylesheet
+/// and the font that stylesheet names are served through `/@fs/`, and nothing else there.
+#[tokio::test]
+async fn a_hoisted_packages_stylesheet_and_its_font_are_served_through_the_fs_route() {
+    if common::npm::installed("lit").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let root = base.join("app");
+    write(&root, "package-lock.json", "{}");
+    write(
+        &root,
+        "main.js",
+        "import { label } from 'ui';\nexport { label };\n",
+    );
+    write(
+        &base,
+        "node_modules/ui/package.json",
+        r#"{"name": "ui", "version": "1.0.0", "type": "module", "exports": "./index.js"}"#,
+    );
+    write(
+        &base,
+        "node_modules/ui/index.js",
+        "import './dist/button.css';\nexport const label = 'ui';\n",
+    );
+    write(
+        &base,
+        "node_modules/ui/dist/button.css",
+        "@font-face { font-family: ui; src: url(../fonts/ui.woff2); }\n",
+    );
+    write(&base, "node_modules/ui/fonts/ui.woff2", "wOF2");
+    write(&base, "secret.txt", "top secret\n");
+    let server = TestServer::start(Config::new(&root)).await;
+    let main = server.get("/main.js").await.text();
+    let ui = server.get(&url_in(&main, "/@deps/ui.js?v=")).await.text();
+    let fs = format!("/@fs{}", base.display());
+    let css = url_in(
+        &ui,
+        &format!("{fs}/node_modules/ui/dist/button.css?import&v="),
+    );
+    let style = server.get(&css).await;
+    assert_eq!(style.status, 200);
+    // The stylesheet's text goes into a <style>: its font is written from the root.
+    let font = format!("{fs}/node_modules/ui/fonts/ui.woff2");
+    assert!(style.text().contains(&font), "{}", style.text());
+    let reply = server.get(&font).await;
+    assert_eq!(reply.status, 200, "{font}");
+    assert_eq!(reply.text(), "wOF2");
+    assert_eq!(
+        server.get(&format!("{fs}/secret.txt")).await.status,
+        403,
+        "only the package's folder is open"
+    );
+    server.stop().await;
+}

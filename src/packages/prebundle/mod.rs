@@ -451,14 +451,21 @@ impl Prebundle {
 
     /// The URLs of the stylesheets and assets bundled code imports: what a module of the
     /// package served file by file would import (`/node_modules/ui/a.css?import&v=…`), so
-    /// the server's wrappers answer them. Files outside the root go through `/@fs/`, once
-    /// their folder is allowed (as the resolver allows a linked package's).
+    /// the server's wrappers answer them. Files outside the root (a `node_modules` hoisted
+    /// above it) go through `/@fs/`, once their package's folder is allowed, as the
+    /// resolver allows a linked package's.
     fn served_url(&self, deps_version: Option<String>) -> Arc<build::ServedUrl> {
         let root = self.root.clone();
         let allow = self.allow.clone();
         Arc::new(move |file: &Path, query: &str| {
             if !file.starts_with(&root) {
-                let dir = file.parent()?;
+                // The whole package (its nearest `package.json`), so the stylesheet's own
+                // `url(../fonts/x.woff2)` is served too.
+                let dir = file
+                    .ancestors()
+                    .skip(1)
+                    .find(|dir| dir.join("package.json").is_file())
+                    .or_else(|| file.parent())?;
                 if !allow.allow(dir, &root) {
                     return None;
                 }
