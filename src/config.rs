@@ -201,9 +201,10 @@ impl Config {
 
     /// How long a connection may take to send a request's head, counted from when the server
     /// starts waiting for it: after the connection opens, and again after each response on
-    /// a kept-alive connection (so this also closes idle keep-alive connections). A slow
-    /// client (one header byte a second) is cut off after it; a response being downloaded,
-    /// or an HMR socket, never is. Defaults to 30 seconds.
+    /// a kept-alive connection (so this also closes idle keep-alive connections). An HTTP/2
+    /// connection with no request in flight for this long is told to go away (GOAWAY). A
+    /// slow client (one header byte a second) is cut off after it; a response being
+    /// downloaded, or an HMR socket, never is. Defaults to 30 seconds.
     pub fn header_timeout(mut self, limit: Duration) -> Self {
         self.header_timeout = limit.max(Duration::from_millis(10));
         self

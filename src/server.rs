@@ -184,9 +184,9 @@ impl Server {
             .http1()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(header_timeout);
-        // Connections still before or in their TLS handshake hold a graceful-shutdown
-        // watcher but no connection yet: this tells them to give up.
-        #[cfg(feature = "tls")]
+        // Shutdown, for every connection: one still before or in its TLS handshake gives up,
+        // one being served finishes its requests and closes. The graceful-shutdown watcher
+        // each holds only counts it, so that `graceful.shutdown()` waits for it.
         let stopping = tokio_util::sync::CancellationToken::new();
         tokio::pin!(shutdown);
         loop {
@@ -208,19 +208,19 @@ impl Server {
                 service: service.clone(),
                 builder: builder.clone(),
                 watcher: graceful.watcher(),
+                stopping: stopping.clone(),
                 peer,
                 header_timeout,
             };
             #[cfg(feature = "tls")]
             if let Some(tls) = &tls {
                 let acceptor = tls.acceptor.clone();
-                tokio::spawn(conn.serve_tls(stream, acceptor, stopping.clone()));
+                tokio::spawn(conn.serve_tls(stream, acceptor));
                 continue;
             }
             tokio::spawn(conn.serve(stream, false));
         }
         drop(listener);
-        #[cfg(feature = "tls")]
         stopping.cancel();
         // hyper's graceful shutdown stops at upgraded connections: the hub closes the
         // WebSockets itself (1001 going away) while HTTP requests drain.
@@ -241,6 +241,7 @@ struct Connection {
     service: HotService,
     builder: auto::Builder<TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
+    stopping: tokio_util::sync::CancellationToken,
     peer: SocketAddr,
     header_timeout: Duration,
 }
@@ -255,9 +256,12 @@ impl Connection {
             service,
             builder,
             watcher,
+            stopping,
             peer,
             header_timeout,
         } = self;
+        // Held until the connection ends: the server's shutdown waits for it.
+        let _counted = watcher;
         // The same two pieces an embedder uses (see `Connection`), so both answer alike.
         let (io, connection) = crate::Connection::new(io, peer);
         let connection = if secure {
@@ -265,29 +269,49 @@ impl Connection {
         } else {
             connection
         };
-        let first_request = std::sync::Arc::new(tokio::sync::Notify::new());
-        let heard = first_request.clone();
+        let activity = std::sync::Arc::new(Activity::default());
+        let requests = activity.clone();
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            heard.notify_one();
+            let in_flight = requests.start(req.version());
             connection.tag(&mut req);
             let service = service.clone();
-            async move { Ok::<_, Infallible>(service.handle(req).await) }
+            async move {
+                let _in_flight = in_flight;
+                Ok::<_, Infallible>(service.handle(req).await)
+            }
         });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-        let conn = watcher.watch(conn.into_owned());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
         tokio::pin!(conn);
-        // hyper's head timer starts only once the first bytes told HTTP/1 from HTTP/2: a
-        // connection that never says anything (or dribbles out the HTTP/2 preface) would
-        // stay forever, so the first request must start within the same limit.
-        let ended = tokio::select! {
-            ended = &mut conn => ended,
-            heard = tokio::time::timeout(header_timeout, first_request.notified()) => match heard {
-                Ok(()) => conn.await,
-                Err(_) => {
-                    tracing::debug!(%peer, "no request within {header_timeout:?}; closing");
-                    return;
+        let mut closing = false;
+        let ended = loop {
+            let check = tokio::time::sleep(activity.next_check(header_timeout));
+            tokio::select! {
+                ended = &mut conn => break ended,
+                () = stopping.cancelled(), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
                 }
-            },
+                () = check, if !closing => match activity.decide(header_timeout) {
+                    Verdict::Busy => {}
+                    // hyper's head timer starts only once the first bytes told HTTP/1 from
+                    // HTTP/2: a connection that never says anything (or dribbles out the
+                    // HTTP/2 preface) would stay forever.
+                    Verdict::Silent => {
+                        tracing::debug!(%peer, "no request within {header_timeout:?}; closing");
+                        return;
+                    }
+                    // HTTP/1 has hyper's head timer between requests; HTTP/2 has no such
+                    // timer, so an idle one is told to go away (GOAWAY: streams in flight,
+                    // a download included, still finish).
+                    Verdict::Idle => {
+                        tracing::debug!(%peer, "HTTP/2 connection idle for {header_timeout:?}; closing");
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                },
+            }
         };
         if let Err(err) = ended {
             tracing::debug!(%peer, %err, "connection ended with an error");
@@ -297,13 +321,9 @@ impl Connection {
     /// A connection to the HTTPS port: a TLS handshake, or a plain-HTTP request that gets a
     /// 400 naming the `https://` URL instead of a connection closed without a word.
     #[cfg(feature = "tls")]
-    async fn serve_tls(
-        self,
-        stream: tokio::net::TcpStream,
-        acceptor: tokio_rustls::TlsAcceptor,
-        stopping: tokio_util::sync::CancellationToken,
-    ) {
+    async fn serve_tls(self, stream: tokio::net::TcpStream, acceptor: tokio_rustls::TlsAcceptor) {
         let peer = self.peer;
+        let stopping = self.stopping.clone();
         let mut first = [0u8; 1];
         let peek = tokio::time::timeout(FIRST_BYTE_LIMIT, stream.peek(&mut first));
         let Some(peeked) = stopping.run_until_cancelled(peek).await else {
@@ -353,6 +373,91 @@ impl Connection {
         if let Err(err) = watcher.watch(conn).await {
             tracing::debug!(%peer, %err, "plain-HTTP connection to the HTTPS port failed");
         }
+    }
+}
+
+/// What a connection's requests did, for closing it when it has nothing to do.
+#[derive(Debug)]
+struct Activity {
+    opened: std::time::Instant,
+    /// Milliseconds from `opened` to when the last request started or ended.
+    last: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
+    heard: std::sync::atomic::AtomicBool,
+    http2: std::sync::atomic::AtomicBool,
+}
+
+/// What [`Activity::decide`] says when a check comes due.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// A request in flight, or one recently: check again later.
+    Busy,
+    /// No request at all within the limit.
+    Silent,
+    /// An HTTP/2 connection with nothing in flight for the whole limit.
+    Idle,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            opened: std::time::Instant::now(),
+            last: Default::default(),
+            in_flight: Default::default(),
+            heard: Default::default(),
+            http2: Default::default(),
+        }
+    }
+}
+
+impl Activity {
+    fn now(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A request started; the guard marks its end (its response head sent).
+    fn start(self: &std::sync::Arc<Self>, version: hyper::Version) -> InFlight {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.heard.store(true, Relaxed);
+        self.http2.store(version == hyper::Version::HTTP_2, Relaxed);
+        self.in_flight.fetch_add(1, Relaxed);
+        self.last.store(self.now(), Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// How long until the next check: when the quiet time so far reaches `limit`.
+    fn next_check(&self, limit: Duration) -> Duration {
+        let quiet = self
+            .now()
+            .saturating_sub(self.last.load(std::sync::atomic::Ordering::Relaxed));
+        limit
+            .saturating_sub(Duration::from_millis(quiet))
+            .max(Duration::from_millis(10))
+    }
+
+    fn decide(&self, limit: Duration) -> Verdict {
+        use std::sync::atomic::Ordering::Relaxed;
+        let quiet = Duration::from_millis(self.now().saturating_sub(self.last.load(Relaxed)));
+        if quiet < limit || self.in_flight.load(Relaxed) > 0 {
+            Verdict::Busy
+        } else if !self.heard.load(Relaxed) {
+            Verdict::Silent
+        } else if self.http2.load(Relaxed) {
+            Verdict::Idle
+        } else {
+            Verdict::Busy
+        }
+    }
+}
+
+/// One request of a connection, from its start until its response head is ready.
+struct InFlight(std::sync::Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.in_flight.fetch_sub(1, Relaxed);
+        self.0.last.store(self.0.now(), Relaxed);
     }
 }
 

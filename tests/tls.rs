@@ -581,3 +581,44 @@ async fn an_https_backend_elsewhere_is_refused_at_startup() {
     assert!(matches!(err, Error::BadProxy { .. }), "{err:?}");
     assert!(err.to_string().contains("must be on this machine"), "{err}");
 }
+
+/// HTTP/2 has no head timer between requests, as HTTP/1 has: an idle connection is told to
+/// go away after the header timeout, while one that keeps asking stays open.
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
+    use http_body_util::BodyExt;
+    let root = site();
+    let cache = tempfile::tempdir().unwrap();
+    let tls = TlsConfig::self_signed().cache_dir(cache.path());
+    let limit = Duration::from_millis(400);
+    let server = Running::start(Config::new(root.path()).https(tls).header_timeout(limit)).await;
+    let trusted = cached_cert(cache.path());
+    let stream = connect(server.addr, client_config(&trusted, &[b"h2"]), "localhost")
+        .await
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let url = format!("https://localhost:{}/style.css", server.addr.port());
+    // Busy: a request every 150 ms for twice the limit, all on this one connection.
+    for _ in 0..6 {
+        let req = hyper::Request::get(&url)
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let res = sender
+            .send_request(req)
+            .await
+            .expect("still open while busy");
+        assert_eq!(res.status(), 200);
+        res.into_body().collect().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // Idle: the server ends the connection (GOAWAY, then close).
+    let ended = tokio::time::timeout(limit * 5, conn).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection was still open");
+    server.stop().await;
+}
