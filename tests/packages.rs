@@ -748,3 +748,60 @@ fn stylesheets_import_package_stylesheets_by_bare_name() {
     );
     tab.assert_clean(false);
 }
+
+/// A bare `@import` or `import` that walks out of a package (`pkg/../../x`, or a `style` or
+/// `main` field pointing out of it) opens nothing outside the root, whatever it resolves to.
+#[tokio::test]
+async fn a_bare_import_that_walks_out_of_its_package_opens_nothing_outside_the_root() {
+    let Some((_dir, base, root)) = workspace() else {
+        return;
+    };
+    // In a folder of its own: a folder holding the root is refused by the allow list anyway.
+    write(&base, "other/outside.css", "body { color: red }\n");
+    write(
+        &root,
+        "node_modules/pkg/package.json",
+        r#"{"name": "pkg", "version": "1.0.0"}"#,
+    );
+    write(&root, "node_modules/pkg/a.css", "a { color: blue }\n");
+    // A package whose `style` field points out of it, and out of the root.
+    write(
+        &root,
+        "node_modules/evil/package.json",
+        r#"{"name": "evil", "version": "1.0.0", "style": "../../../other/outside.css"}"#,
+    );
+    let escapes = [
+        "evil",
+        "pkg/../../../other/outside.css",
+        "pkg/../../../secret.txt",
+        "shared/../secret.txt",
+        "pkg/..%2f..%2f..%2fother%2foutside.css",
+    ];
+    let sheet: String = escapes
+        .iter()
+        .map(|e| format!("@import \"{e}\";\n"))
+        .collect();
+    write(&root, "src/evil.css", &sheet);
+    // The same through a JavaScript import: a `main` field pointing out of its package.
+    write(&base, "other/outside.js", "export const x = 1;\n");
+    write(
+        &root,
+        "node_modules/evil-js/package.json",
+        r#"{"name": "evil-js", "version": "1.0.0", "main": "../../../other/outside.js"}"#,
+    );
+    write(&root, "src/evil.js", "import 'evil-js';\n");
+    let server = server(&root).await;
+    let served = server.get("/src/evil.css").await.text();
+    assert!(!served.contains("/@fs/"), "{served}");
+    let module = server.get("/src/evil.js").await.text();
+    assert!(!module.contains("/@fs/"), "{module}");
+    for target in [
+        format!("/@fs{}", base.join("other/outside.css").display()),
+        format!("/@fs{}", base.join("other/outside.js").display()),
+        format!("/@fs{}", base.join("secret.txt").display()),
+    ] {
+        let reply = request(server.addr, "GET", &target, &[]).await;
+        assert_eq!(reply.status, 403, "{target}");
+    }
+    server.stop().await;
+}

@@ -320,8 +320,9 @@ impl Packages {
         let file = match resolved {
             resolver::Resolved::File { path, package_dir } => {
                 if !path.starts_with(&self.root) {
-                    let dir = package_dir.unwrap_or_else(|| path.with_file_name(""));
-                    if !self.allow.allow(&dir, &self.root) {
+                    let allowed = folder_to_allow(&path, package_dir, dir, spec)
+                        .is_some_and(|folder| self.allow.allow(&folder, &self.root));
+                    if !allowed {
                         return Err(resolver::Failure::OutsideRoot(path));
                     }
                 }
@@ -460,9 +461,11 @@ impl Packages {
         }
         let file = match self.resolver.resolve_css(dir, path) {
             Ok(resolver::Resolved::File { path, package_dir }) => {
-                let folder = package_dir.unwrap_or_else(|| path.with_file_name(""));
-                if !path.starts_with(&self.root) && !self.allow.allow(&folder, &self.root) {
-                    return None;
+                if !path.starts_with(&self.root) {
+                    let folder = folder_to_allow(&path, package_dir, dir, value)?;
+                    if !self.allow.allow(&folder, &self.root) {
+                        return None;
+                    }
                 }
                 path
             }
@@ -528,6 +531,39 @@ enum Pending {
     /// An entry of the pre-bundle, by name.
     #[cfg(feature = "bundle")]
     Bundled(String, prebundle::EntryKind),
+}
+
+/// The folder the `/@fs/` route must open for `path`, a file outside the root that
+/// `specifier`, imported from `dir`, resolved to; `None`: nothing, refuse it.
+///
+/// The package it was resolved through, when the file lies inside it. A file outside every
+/// package opens its own folder only when it was not reached through an installed package:
+/// a tsconfig `paths` alias, yes; `pkg/../../x`, or a `main` or `style` field pointing out of
+/// its package, no.
+#[cfg(feature = "node")]
+fn folder_to_allow(
+    path: &Path,
+    package_dir: Option<PathBuf>,
+    dir: &Path,
+    specifier: &str,
+) -> Option<PathBuf> {
+    match package_dir {
+        Some(package) => path.starts_with(&package).then_some(package),
+        None if url::classify(specifier) == url::SpecifierKind::Bare => {
+            let mut parts = specifier.split('/');
+            let name = match (parts.next(), parts.next()) {
+                (Some(scope), Some(name)) if scope.starts_with('@') => format!("{scope}/{name}"),
+                (Some(name), _) => name.to_owned(),
+                _ => return None,
+            };
+            let through_a_package = dir
+                .ancestors()
+                .any(|d| d.join("node_modules").join(&name).exists());
+            let walks_up = specifier.split('/').any(|part| part == "..");
+            (!through_a_package && !walks_up).then(|| path.with_file_name(""))
+        }
+        None => Some(path.with_file_name("")),
+    }
 }
 
 /// Whether the relative `specifier` names a file that exists as written (without its query

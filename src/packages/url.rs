@@ -108,6 +108,21 @@ pub(crate) fn is_installed_package(file: &Path) -> bool {
         .any(|c| matches!(c, Component::Normal(name) if name == "node_modules"))
 }
 
+/// The folder of the installed package `file` belongs to: the one after its last
+/// `node_modules` (two for a scoped `@scope/name`). `None` outside `node_modules`.
+#[cfg_attr(not(feature = "bundle"), allow(dead_code))]
+pub(crate) fn installed_package_dir(file: &Path) -> Option<std::path::PathBuf> {
+    let parts: Vec<Component> = file.components().collect();
+    let at = parts
+        .iter()
+        .rposition(|c| matches!(c, Component::Normal(name) if *name == "node_modules"))?;
+    let scoped = matches!(parts.get(at + 1), Some(Component::Normal(name))
+        if name.to_string_lossy().starts_with('@'));
+    let end = at + if scoped { 3 } else { 2 };
+    // The package folder itself, with the file below it.
+    (end < parts.len()).then(|| parts[..end].iter().collect())
+}
+
 /// The value of `v` in a query string, if any.
 pub(crate) fn version_param(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|pair| pair.strip_prefix("v="))
@@ -117,6 +132,26 @@ pub(crate) fn version_param(query: Option<&str>) -> Option<&str> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn the_installed_package_of_a_file_is_the_folder_after_the_last_node_modules() {
+        let dir = |p: &str| installed_package_dir(Path::new(p));
+        assert_eq!(
+            dir("/w/node_modules/ui/dist/a.css"),
+            Some(PathBuf::from("/w/node_modules/ui"))
+        );
+        assert_eq!(
+            dir("/w/node_modules/a/node_modules/@s/b/x.css"),
+            Some(PathBuf::from("/w/node_modules/a/node_modules/@s/b"))
+        );
+        assert_eq!(
+            dir("/w/node_modules/ui"),
+            None,
+            "a folder, not a file in it"
+        );
+        assert_eq!(dir("/w/node_modules/@s/b"), None);
+        assert_eq!(dir("/w/src/a.css"), None);
+    }
 
     #[test]
     fn specifiers_are_classified_like_a_browser_and_node_would() {

@@ -459,14 +459,11 @@ impl Prebundle {
         let allow = self.allow.clone();
         Arc::new(move |file: &Path, query: &str| {
             if !file.starts_with(&root) {
-                // The whole package (its nearest `package.json`), so the stylesheet's own
-                // `url(../fonts/x.woff2)` is served too.
-                let dir = file
-                    .ancestors()
-                    .skip(1)
-                    .find(|dir| dir.join("package.json").is_file())
-                    .or_else(|| file.parent())?;
-                if !allow.allow(dir, &root) {
+                // Only an installed package's file, and then the whole package, so the
+                // stylesheet's own `url(../fonts/x.woff2)` is served too. Package code
+                // reaching elsewhere opens nothing.
+                let dir = super::url::installed_package_dir(file)?;
+                if !allow.allow(&dir, &root) {
                     return None;
                 }
             }
