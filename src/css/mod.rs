@@ -118,15 +118,21 @@ pub fn serve_stylesheet(
     // The references as they will be sent: a package `@import` points at the package.
     let references: Vec<Reference> = written
         .iter()
-        .map(
-            |reference| match (&reference.kind, packages(&reference.value)) {
-                (ReferenceKind::Import { .. }, Some(package)) => Reference {
+        .map(|reference| {
+            // Only `@import`s are asked about: a `url()` is never a package's stylesheet,
+            // and asking would cost a lookup (and a warning) per image.
+            let package = match reference.kind {
+                ReferenceKind::Import { .. } => packages(&reference.value),
+                ReferenceKind::Url => None,
+            };
+            match package {
+                Some(package) => Reference {
                     value: package,
                     ..reference.clone()
                 },
-                _ => reference.clone(),
-            },
-        )
+                None => reference.clone(),
+            }
+        })
         .collect();
     graph.record(url, &references);
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
